@@ -1,0 +1,81 @@
+"""What a question asks for: its answer type, its key terms, and its parts."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .text import STOP, tokens
+
+YESNO_START = re.compile(r"^(is|are|was|were|do|does|did|can|could|has|have|had|will|would|should|must|may)\b", re.I)
+AUX = {"is", "are", "was", "were", "do", "does", "did", "has", "have", "had", "must", "should", "can", "will", "would", "could", "may", "shall"}
+PERSON_NOUNS = {"president", "minister", "negotiator", "secretary", "leader", "official", "ambassador", "diplomat", "envoy", "chancellor", "advisor", "adviser", "spokesman", "spokeswoman", "person", "general", "head"}
+CALENDAR = {"january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"}
+PLACE_NOUNS = {"city", "country", "place", "location", "base", "capital", "area", "atoll", "island"}
+
+
+@dataclass
+class QuestionInfo:
+    text: str
+    kind: str  # date | year | number | person | place | yesno | other
+    terms: list[str]  # stemmed content words
+    entities: list[str]  # stemmed words written as names/codes (Ryabkov, 9M729, NPT)
+    head: list[str] = field(default_factory=list)  # stemmed head noun of "which X"/"what X"
+    years: list[int] = field(default_factory=list)
+
+
+def classify(q: str) -> str:
+    low = q.lower().strip()
+    if re.search(r"\b(what|which|in what)\s+year\b", low):
+        return "year"
+    if re.search(r"\bwhen\b|\b(what|which)\s+(date|day|month)\b|\bby\s+what\s+date\b", low):
+        return "date"
+    if re.search(r"\bhow\s+(many|much|large|far|often|long|big|old|high)\b|\b(what|which)\s+(number|percentage|share|amount|range|distance|limit)\b|\bmaximum\s+(number|range)\b|\bhow\s+\w+\s+in\s+advance\b", low):
+        return "number"
+    if re.match(r"^(who|whom)\b", low) or re.search(r"\b(which|what)\s+(\w+\s+)?(" + "|".join(PERSON_NOUNS) + r")s?\b", low):
+        return "person"
+    if re.match(r"^where\b", low) or re.search(r"\b(which|what)\s+(" + "|".join(PLACE_NOUNS) + r")\b", low):
+        return "place"
+    if YESNO_START.match(low):
+        return "yesno"
+    return "other"
+
+
+def analyze(q: str) -> QuestionInfo:
+    words = re.findall(r"[A-Za-z0-9][\w’'.-]*", q)
+    entities = []
+    for i, w in enumerate(words):
+        w = w.rstrip(".")
+        is_code = bool(re.search(r"\d", w) and re.search(r"[A-Za-z]", w))
+        is_name = w[:1].isupper() and (i > 0 or w.isupper()) and w.lower() not in STOP
+        if (is_code or is_name) and w.lower() not in CALENDAR:
+            entities.extend(tokens(w))
+    head: list[str] = []
+    m = re.search(r"\b(which|what)\s+((?:[\w-]+\s+){0,3}?[\w-]+)\s+(?:" + "|".join(AUX) + r"|[a-z]+ed)\b", q, re.I)
+    if m:
+        head = [t for t in tokens(m.group(2)) if t not in {"new"}]
+    years = [int(y) for y in re.findall(r"\b(19[4-9]\d|20[0-4]\d)\b", q)]
+    return QuestionInfo(q, classify(q), tokens(q), entities, head, years)
+
+
+WH = r"(?:when|where|what|which|who|whom|how|why|whether|by\s+what|in\s+what|on\s+what)"
+
+
+def split_parts(q: str) -> list[str]:
+    """'When did X enter into force, and by what date did Y ...?' -> two questions.
+
+    Only splits at ', and' / 'and' followed by a question word, so 'China and France'
+    stays one question.
+    """
+    parts = re.split(rf",?\s+and\s+(?={WH}\b)", q.strip().rstrip("?"), flags=re.I)
+    merged: list[str] = []
+    for part in (p.strip(" ,") for p in parts):
+        # "where and when was it signed": a bare question word joins the next part.
+        if merged and len(merged[-1].split()) < 3:
+            merged[-1] = f"{merged[-1]} and {part}"
+        else:
+            merged.append(part)
+    parts = merged
+    if len(parts) < 2 or len(parts[-1].split()) < 3:
+        return [q]
+    return [p[0].upper() + p[1:] + "?" for p in parts]

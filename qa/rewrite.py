@@ -1,0 +1,72 @@
+"""Follow-up questions made standalone: "and when did it enter into force?" after a
+question about the NPT becomes "When did the NPT enter into force?"."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+
+import prompts
+
+PRONOUN = re.compile(r"\b(it|its|this treaty|that treaty|the treaty|this agreement|that agreement|they|them|their|he|she|his|her)\b", re.I)
+FOLLOW_UP_START = re.compile(r"^\s*(and|but|also|what about|how about|so)\b[\s,]*", re.I)
+ENTITY = re.compile(
+    r"\b(?:the\s+)?(?:[A-Z][\w.-]*\s+)*(?:Treaty|Agreement|Convention|Protocol|Statement|Code)(?:\s+(?:on|of|for)\s+(?:the\s+)?[A-Z][\w-]*(?:\s+[A-Z][\w-]*)*)?"
+    r"|\b[A-Z]{2,}[\w-]*(?:\s+(?:Treaty|treaty))?"
+    r"|\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)+"
+)
+
+
+def needs_rewrite(question: str) -> bool:
+    words = question.split()
+    return bool(FOLLOW_UP_START.match(question) or (PRONOUN.search(question) and not ENTITY.search(question)) or len(words) <= 3)
+
+
+def main_entity(text: str) -> str:
+    """The most specific named thing in a question (treaty names and acronyms first)."""
+    found = [m.group(0).strip() for m in ENTITY.finditer(text)]
+    found = [f for f in found if f.split()[0] not in {"When", "What", "Which", "Who", "How", "Where", "Did", "Does", "Is", "Are", "Was"}]
+    if not found:
+        return ""
+    return max(found, key=lambda f: (("Treaty" in f or "treaty" in f or f.isupper()), len(f)))
+
+
+def rule_rewrite(question: str, history: Sequence[tuple[str, str]]) -> str:
+    """Replace the first pronoun with the previous question's main entity."""
+    if not history or not needs_rewrite(question):
+        return question
+    entity = ""
+    for user, _ in reversed(history):
+        entity = main_entity(user)
+        if entity:
+            break
+    q = FOLLOW_UP_START.sub("", question).strip()
+    if not entity:
+        return q[0].upper() + q[1:] if q else question
+    if PRONOUN.search(q):
+        def sub(m: re.Match[str]) -> str:
+            possessive = m.group(0).lower() in ("its", "their", "his", "her")
+            named = entity.lower().startswith("the ") or (" " not in entity and not entity.isupper())
+            name = entity if named else f"the {entity}"
+            return f"{name}'s" if possessive else name
+
+        q = PRONOUN.sub(sub, q, count=1)
+    else:
+        q = f"{q.rstrip('?')} ({entity})?"
+    q = q[0].upper() + q[1:]
+    return q.replace("the the ", "the ")
+
+
+def rewrite(question: str, history: Sequence[tuple[str, str]], complete: Callable[[str], str] | None = None) -> str:
+    """Standalone question: an LLM rewrite when one is given and sane, else the rule."""
+    if not history or not needs_rewrite(question):
+        return question
+    if complete is not None:
+        convo = "\n".join(f"User: {u}\nAssistant: {a[:200]}" for u, a in history[-3:])
+        try:
+            out = complete(prompts.load("rewrite").format(history=convo, question=question)).strip().split("\n")[0]
+            if 3 <= len(out.split()) <= 40 and out.endswith("?"):
+                return out
+        except Exception:  # a failed rewrite must not fail the answer
+            pass
+    return rule_rewrite(question, history)

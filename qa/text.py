@@ -1,0 +1,66 @@
+"""Tokens, sentences and stemming shared by retrieval and answering."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’.-]*[A-Za-z0-9]|[A-Za-z0-9]")
+STOP = frozenset(
+    """a an the of to in on at by for from with and or but not no nor is are was were be been being do does did
+    has have had this that these those it its as into than then there their they them he she his her we our you your
+    i me my what which who whom whose when where why how whether if any all each both such so can could should would
+    may might must shall will about after before under over between through during also other more most less least
+    per only own same very just up out off again further once here s t according say said says""".split()
+)
+SENT_SPLIT = re.compile(r"(?<=[.!?])[\"”’)\]]*\s+(?=[\"“(\[]?[A-Z0-9])|\n\s*\n|\n(?=\s*(?:\(\w{1,4}\)|\d{1,3}\.)\s)")
+ABBREV = re.compile(r"\b(?:U\.S\.C|U\.S|U\.K|No|Nos|Art|Sec|para|Dr|Mr|Mrs|Ms|St|Gen|Lt|Col|Sen|Rep|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|Calif|etc|e\.g|i\.e|cf|vs)\.$")
+
+
+@lru_cache(maxsize=1)
+def _stemmer():  # type: ignore[no-untyped-def]
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def stem(word: str) -> str:
+    return str(_stemmer().stemWord(word))
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-cased, stemmed content words (stop words dropped)."""
+    out = []
+    for w in WORD.findall(text.lower().replace("’", "'")):
+        w = w.strip(".'-")
+        if w.endswith("'s"):
+            w = w[:-2]
+        if w and w not in STOP:
+            out.append(stem(w))
+    return out
+
+
+def sentences(text: str, offset: int = 0) -> list[tuple[int, int, str]]:
+    """(start, end, sentence) spans of `text`, offsets shifted by `offset`.
+
+    Headings and list labels stay with their sentence; abbreviations (U.S.C., Calif.) do
+    not end a sentence.
+    """
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    for m in SENT_SPLIT.finditer(text):
+        if ABBREV.search(text[max(0, m.start() - 8) : m.start()]):
+            continue
+        spans.append((pos, m.start()))
+        pos = m.end()
+    spans.append((pos, len(text)))
+    out = []
+    for s, e in spans:
+        seg = text[s:e]
+        lead = len(seg) - len(seg.lstrip())
+        seg = seg.strip()
+        # Drop markdown heading marks so a heading-only line is not a "sentence".
+        if not seg or re.fullmatch(r"#+\s*.*", seg) and len(seg) < 80:
+            continue
+        out.append((offset + s + lead, offset + s + lead + len(seg), seg))
+    return out

@@ -1,0 +1,66 @@
+"""The answer contract shared by the CLI (`--json`), the UI and eval."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class Filters(BaseModel):
+    """Metadata filters for retrieval."""
+
+    doc_types: list[str] = Field(default_factory=list)
+    sources: list[str] = Field(default_factory=list, description="Substrings of file names.")
+    since: str | None = Field(None, description="YYYY-MM-DD, inclusive.")
+    until: str | None = Field(None, description="YYYY-MM-DD, inclusive.")
+
+    def is_empty(self) -> bool:
+        return not (self.doc_types or self.sources or self.since or self.until)
+
+
+class Passage(BaseModel):
+    """A retrieved chunk with its provenance."""
+
+    id: str
+    text: str
+    source: str
+    file_name: str
+    title: str
+    doc_type: str
+    date: str = ""
+    section: str
+    start: int
+    end: int
+    score: float = Field(description="Fused retrieval score (higher is better).")
+    dense: float = Field(0.0, description="Cosine similarity to the question.")
+
+
+class Citation(BaseModel):
+    """What an inline marker [n] points at: a document, its section and the exact quote."""
+
+    n: int
+    source: str = Field(description="File name of the document.")
+    path: str = Field("", description="Full path of the document.")
+    title: str
+    date: str = ""
+    doc_type: str = ""
+    section: str
+    quote: str = Field(description="The supporting sentence, verbatim.")
+    start: int = Field(description="Offset of the quote in the document text.")
+    end: int
+    score: float
+    passage: str = Field("", description="The whole passage the quote comes from.")
+
+
+class Answer(BaseModel):
+    """An answer, or an abstention, with the passages it stands on."""
+
+    question: str
+    rewritten_question: str
+    answer: str
+    abstained: bool
+    backend: str
+    citations: list[Citation] = Field(default_factory=list)
+    passages: list[Passage] = Field(default_factory=list, description="The closest passages (shown when abstaining).")
+    notice: str = Field("", description="E.g. 'the LLM answer failed verification; extractive answer shown'.")
+    fallback: bool = Field(False, description="True when the generated answer was replaced by the extractive one.")
+    timings_ms: dict[str, float] = Field(default_factory=dict)

@@ -1,0 +1,26 @@
+"""The vector store: Chroma collections, embeddings and the chunk metadata schema."""
+
+from .config import StoreConfig
+from .embeddings import Embedder, FakeEmbedder, MiniLMEmbedder, OpenAIEmbedder, make_embedder
+from .errors import EmbeddingError, RagqaError, StoreError
+from .schema import DOC_TYPES, ChunkMeta, DocRecord, date_num
+from .store import ChunkStore, Hit, chunk_id
+
+__all__ = [
+    "DOC_TYPES",
+    "ChunkMeta",
+    "ChunkStore",
+    "DocRecord",
+    "Embedder",
+    "EmbeddingError",
+    "FakeEmbedder",
+    "Hit",
+    "MiniLMEmbedder",
+    "OpenAIEmbedder",
+    "RagqaError",
+    "StoreConfig",
+    "StoreError",
+    "chunk_id",
+    "date_num",
+    "make_embedder",
+]

@@ -1,0 +1,252 @@
+"""The only module that talks to Chroma.
+
+Two collections per store: `<name>` holds chunks (text, vector, ChunkMeta) and
+`<name>__docs` holds one record per committed document (DocRecord). A document is
+visible only once its record is written, after all of its chunks: a crash in
+between leaves chunks that `repair()` removes, never a half document.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from .config import StoreConfig
+from .embeddings import Embedder
+from .errors import StoreError
+from .schema import ChunkMeta, DocRecord
+
+log = logging.getLogger(__name__)
+
+# Chroma telemetry would try to reach the network.
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+PAGE = 2000  # Chroma `get` page size; large gets are slower than a few pages
+
+
+@dataclass
+class Hit:
+    id: str
+    text: str
+    meta: ChunkMeta
+    score: float  # cosine similarity in [-1, 1]
+
+
+@lru_cache(maxsize=1)
+def _ef_class() -> Any:
+    """Chroma's EmbeddingFunction subclass for our embedders (defined lazily: importing
+    chromadb costs a second, and `ragqa --help` must not pay it)."""
+    from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
+
+    class RagqaEmbeddingFunction(EmbeddingFunction[Documents]):
+        def __init__(self, embedder: Embedder | None = None) -> None:
+            self._embedder = embedder
+
+        def __call__(self, input: Documents) -> Embeddings:
+            if self._embedder is None:
+                raise StoreError("this collection is used through ragqa, which passes its own embeddings")
+            return list(self._embedder.embed(list(input)))
+
+        @staticmethod
+        def name() -> str:
+            return "ragqa"
+
+        def get_config(self) -> dict[str, Any]:
+            return {"model": self._embedder.name if self._embedder else ""}
+
+        @staticmethod
+        def build_from_config(config: dict[str, Any]) -> Any:
+            # Chroma rebuilds the function from stored config when a collection is listed;
+            # ragqa always passes vectors itself, so a detached instance is enough.
+            return RagqaEmbeddingFunction(None)
+
+        def default_space(self) -> Any:
+            return "cosine"
+
+    return RagqaEmbeddingFunction
+
+
+def _ef(embedder: Embedder) -> Any:
+    """Our embedder as a Chroma embedding function, so Chroma never falls back to its
+    default one (which downloads a model)."""
+    return _ef_class()(embedder)
+
+
+class ChunkStore:
+    """Chunks and document records in Chroma (embedded on disk, or a Chroma server)."""
+
+    def __init__(self, config: StoreConfig, embedder: Embedder, *, create: bool = True) -> None:
+        self.config = config
+        self.embedder = embedder
+        self._client = self._connect(config, create)
+        self._open(create)
+
+    # --- connection -------------------------------------------------------------------
+    @staticmethod
+    def _connect(config: StoreConfig, create: bool) -> Any:
+        import chromadb
+        from chromadb.config import Settings
+
+        settings = Settings(anonymized_telemetry=False, allow_reset=True)
+        if config.chroma_host:
+            try:
+                client = chromadb.HttpClient(host=config.chroma_host, port=config.chroma_port, settings=settings)
+                client.heartbeat()
+                return client
+            except Exception as exc:
+                raise StoreError(
+                    f"Chroma server {config.chroma_host}:{config.chroma_port} is unreachable ({type(exc).__name__}); "
+                    "start it (`chroma run --path DIR --port PORT`) or unset RAGQA_CHROMA_HOST"
+                ) from None
+        path = config.data_dir / "chroma"
+        if not create and not path.exists():
+            raise StoreError(f"no index at {path}; run `ragqa ingest PATH --data-dir {config.data_dir}` first")
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            return chromadb.PersistentClient(path=str(path), settings=settings)
+        except Exception as exc:
+            raise StoreError(
+                f"cannot open the store at {path} ({type(exc).__name__}: {str(exc)[:120]}); "
+                "move it aside and run `ragqa ingest --rebuild`"
+            ) from None
+
+    def _open(self, create: bool) -> None:
+        name, docs_name = self.config.collection, f"{self.config.collection}__docs"
+        wanted = {"embedding_model": self.embedder.name, "embedding_dim": self.embedder.dim}
+        try:
+            existing = {c.name if hasattr(c, "name") else str(c) for c in self._client.list_collections()}
+            if name not in existing and not create:
+                raise StoreError(f"collection '{name}' does not exist; run `ragqa ingest PATH` first")
+            self.chunks = self._client.get_or_create_collection(
+                name, metadata=wanted, configuration={"hnsw": {"space": "cosine"}}, embedding_function=_ef(self.embedder)
+            )
+            self.docs = self._client.get_or_create_collection(docs_name, embedding_function=_ef(self.embedder))
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise StoreError(f"cannot open collection '{name}' ({type(exc).__name__}: {str(exc)[:160]})") from None
+        meta = self.chunks.metadata or {}
+        if (meta.get("embedding_model"), meta.get("embedding_dim")) != (wanted["embedding_model"], wanted["embedding_dim"]):
+            raise StoreError(
+                f"the collection '{name}' was built with model {meta.get('embedding_model')} "
+                f"({meta.get('embedding_dim')} dims) but {self.embedder.name} ({self.embedder.dim} dims) is configured; "
+                "run `ragqa ingest PATH --rebuild` or configure the original model"
+            )
+
+    def rebuild(self) -> None:
+        """Drop both collections and start empty."""
+        for name in (self.config.collection, f"{self.config.collection}__docs"):
+            try:
+                self._client.delete_collection(name)
+            except Exception:  # missing is fine
+                pass
+        self._open(create=True)
+
+    # --- documents --------------------------------------------------------------------
+    def documents(self, with_text: bool = False) -> list[DocRecord]:
+        include = ["metadatas", "documents"] if with_text else ["metadatas"]
+        out = []
+        for _, doc, meta in self._pages(self.docs, include):
+            out.append(DocRecord.model_validate({**meta, "text": doc or ""}))
+        return out
+
+    def document(self, doc_id: str) -> DocRecord | None:
+        got = self.docs.get(ids=[doc_id], include=["metadatas", "documents"])
+        if not got["ids"]:
+            return None
+        return DocRecord.model_validate({**got["metadatas"][0], "text": got["documents"][0] or ""})
+
+    def write_document(self, record: DocRecord, metas: Sequence[ChunkMeta], texts: Sequence[str], vectors: np.ndarray) -> int:
+        """Store a document's chunks, then commit its record, then drop its older chunks.
+
+        Chunk ids are deterministic (doc id, content hash, index), so repeating this after a
+        crash overwrites instead of duplicating. Returns the number of stale chunks deleted.
+        """
+        ids = [chunk_id(m.doc_id, m.content_hash, m.chunk_index) for m in metas]
+        for i in range(0, len(ids), 500):
+            self.chunks.upsert(
+                ids=ids[i : i + 500],
+                embeddings=vectors[i : i + 500],
+                documents=list(texts[i : i + 500]),
+                metadatas=[m.to_chroma() for m in metas[i : i + 500]],
+            )
+        meta = record.model_dump(exclude={"text"})
+        self.docs.upsert(ids=[record.doc_id], embeddings=[[1.0] + [0.0] * (self.embedder.dim - 1)], documents=[record.text], metadatas=[meta])
+        return self._delete_chunks({"$and": [{"doc_id": record.doc_id}, {"content_hash": {"$ne": record.content_hash}}]})
+
+    def delete_document(self, doc_id: str) -> int:
+        deleted = self._delete_chunks({"doc_id": doc_id})
+        self.docs.delete(ids=[doc_id])
+        return deleted
+
+    def repair(self) -> int:
+        """Remove chunks no committed document record owns (left by a killed ingest)."""
+        committed = {d.doc_id: d.content_hash for d in self.documents()}
+        stale = [
+            cid for cid, _, meta in self._pages(self.chunks, ["metadatas"]) if committed.get(meta["doc_id"]) != meta["content_hash"]
+        ]
+        for i in range(0, len(stale), 500):
+            self.chunks.delete(ids=stale[i : i + 500])
+        if stale:
+            log.warning("removed %d chunks of an interrupted ingest", len(stale))
+        return len(stale)
+
+    def _delete_chunks(self, where: dict[str, Any]) -> int:
+        ids = self.chunks.get(where=where, include=[])["ids"]
+        for i in range(0, len(ids), 500):
+            self.chunks.delete(ids=ids[i : i + 500])
+        return len(ids)
+
+    # --- reading ----------------------------------------------------------------------
+    def count(self) -> int:
+        return int(self.chunks.count())
+
+    def all_chunks(self) -> Iterator[tuple[str, str, ChunkMeta]]:
+        for cid, doc, meta in self._pages(self.chunks, ["documents", "metadatas"]):
+            yield cid, doc or "", ChunkMeta.from_chroma(meta)
+
+    def query(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[Hit]:
+        """The k nearest chunks by cosine similarity, optionally filtered on metadata."""
+        n = min(k, self.count())
+        if n <= 0:
+            return []
+        try:
+            res = self.chunks.query(
+                query_embeddings=[vector], n_results=n, where=where or None, include=["documents", "metadatas", "distances"]
+            )
+        except Exception as exc:
+            raise StoreError(f"the store did not answer a query ({type(exc).__name__}: {str(exc)[:120]})") from None
+        return [
+            Hit(cid, doc or "", ChunkMeta.from_chroma(meta), 1.0 - float(dist))
+            for cid, doc, meta, dist in zip(res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0], strict=True)
+        ]
+
+    def heartbeat(self) -> None:
+        """Raise StoreError if the store cannot be reached now."""
+        try:
+            self.chunks.count()
+        except Exception as exc:
+            raise StoreError(f"the store is unavailable ({type(exc).__name__}); check the Chroma server or data dir") from None
+
+    @staticmethod
+    def _pages(collection: Any, include: list[str]) -> Iterator[tuple[str, Any, dict[str, Any]]]:
+        offset = 0
+        while True:
+            got = collection.get(include=include, limit=PAGE, offset=offset)
+            ids = got["ids"]
+            if not ids:
+                return
+            docs = got.get("documents") or [None] * len(ids)
+            for cid, doc, meta in zip(ids, docs, got["metadatas"], strict=True):
+                yield cid, doc, meta
+            offset += len(ids)
+
+
+def chunk_id(doc_id: str, content_hash: str, index: int) -> str:
+    return f"{doc_id}-{content_hash[:12]}-{index:05d}"
