@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from vectorstore import ChunkStore, RagqaError
 
 from .config import QAConfig
-from .extractive import Candidate, ExtractiveReader, trim_quote
+from .extractive import Candidate, ExtractiveReader, common_names, trim_quote
 from .generators import AnswerError, Generator, make_generator
 from .question import QuestionInfo, analyze, split_parts
 from .retrieval import HybridRetriever
@@ -126,6 +126,8 @@ class Answerer:
     # ------------------------------------------------------------------------------
     def _part(self, question: str, filters: Filters | None, k: int | None, extra: str = "") -> _Part:
         info = analyze(question)
+        if extra:
+            info.entities += analyze(extra).entities
         query = f"{question} {extra}".strip()
         qvec = self.retriever.embed_query(query)
         passages = self.retriever.retrieve(query, k=k or self.config.k, filters=filters, vector=qvec)
@@ -141,7 +143,7 @@ class Answerer:
             prev = parts[i - 1]
             if prev.best is None or not re.search(r"\b(that|this|the|it|its)\b", parts[i].question, re.I):
                 continue
-            entity = main_entity(prev.best.text)
+            entity = prev.best.span if prev.info.kind == "treaty" and prev.best.span else main_entity(prev.best.text)
             if entity:
                 parts[i] = self._part(parts[i].question, filters, k, extra=entity)
         return parts
@@ -159,14 +161,16 @@ class Answerer:
             passage = part.passages[best.passage]
             cited.append((passage, best))
             n = len(cited)
-            quote = trim_quote(best.text, best.span)
+            quote = trim_quote(best.text, best.span, 220 if len(parts) == 1 else 130)
             if best.span and part.info.kind == "yesno":
                 sentences.append(f"{best.span} [{n}] — “{quote}”")
             elif best.span:
                 about = f" ({passage.title})" if re.search(r"\b(that|this|the) treaty\b", part.question, re.I) and best.span not in passage.title else ""
                 sentences.append(f"{best.span}{about} [{n}] — “{quote}”")
             else:
-                sentences.append(f"“{quote}” [{n}]")
+                names = common_names(best.text)
+                lead = f"{', '.join(names[:-1])} and {names[-1]} [{n}] — " if len(names) >= 2 else ""
+                sentences.append(f"{lead}“{quote}”" + ("" if lead else f" [{n}]"))
         return " ".join(sentences), cited
 
     def _check(self, generated: str, passages: list[Passage], parts: list[_Part]) -> tuple[str, list[tuple[Passage, Candidate]]] | None:

@@ -21,7 +21,7 @@ class QAConfig(BaseSettings):
     rrf_k: int = Field(60, description="Reciprocal-rank-fusion constant.")
     dense_weight: float = Field(1.0, description="Weight of the dense ranking in fusion.")
     bm25_weight: float = Field(1.0, description="Weight of the BM25 ranking in fusion.")
-    per_source: int = Field(2, description="At most this many of the top-k passages from one document (diversity).")
+    per_source: int = Field(3, description="At most this many of the top-k passages from one document (diversity).")
     date_boost: float = Field(0.5, description="Fusion-score bonus factor for documents from a year the question names.")
     verify: bool = Field(True, description="Check generated answers against their cited passages (turn off only to measure it).")
     abstain_threshold: float = Field(0.5, description="Minimum answer-support score; below it the bot says the documents don't say.")

@@ -13,22 +13,37 @@ import numpy as np
 
 from vectorstore import Embedder
 
-from .dates import SPELLED_NUMBER, find_dates, parse_date, resolve_relative, words_to_number
-from .question import QuestionInfo
+from .dates import SPELLED_NUMBER, find_dates, parse_date, resolve_relative
+from .question import CALENDAR, QuestionInfo
 from .retrieval import LexicalIndex
-from .text import sentences, tokens
+from .text import STOP, sentences, stem, tokens
 from .types import Passage
 
-NEGATION = re.compile(r"\b(not|no|never|without|neither|nor|prohibited|unarmed|unlimited|cannot|shall not|may not)\b", re.I)
+NEGATION = re.compile(r"\b(not|no|never|without|neither|nor|prohibited|cannot|shall not|may not)\b", re.I)
 NUMBER = re.compile(
     r"(?:(?:more|less|fewer|greater) than |at least |no (?:less|more|later) than |not (?:less|more) than |as many as |up to |every |within |over |some |about |nearly |approximately )?"
-    r"(?:\d[\d,]*(?:\.\d+)?|" + SPELLED_NUMBER.pattern + r")"
+    r"(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|" + SPELLED_NUMBER.pattern + r")"
     r"(?:\s*(?:\(\d[\d,]*\)\s*)?(?:percent|per cent|%|days?|hours?|weeks?|months?|years?|kilomet(?:er|re)s?|km|miles?|warheads|tons?|flights?|times|states|tanks|aircraft))?",
     re.I,
 )
-NAME = re.compile(r"(?:(?:Deputy|Foreign|Defense|Defence|Prime|Vice|National|Security|Advisor|Adviser|Secretary|Minister|President|General|Ambassador|Chancellor|Senator|Mr\.|Ms\.|Dr\.)\s+)*[A-Z][a-z]+(?:\s+(?:[A-Z]\.\s*)?[A-Z][a-z]+){1,3}")
+TITLES = r"(?:(?:Deputy|Foreign|Defense|Defence|Prime|Vice|National|Security|Advisor|Adviser|Secretary|Minister|President|General|Ambassador|Chancellor|Senator|Mr\.|Ms\.|Dr\.)\s+)*"
+NAME = re.compile(TITLES + r"[A-Z][a-z]+(?:\s+(?:[A-Z]\.\s*)?[A-Z][a-z]+){1,3}")
 PLACE = re.compile(r"\b(?:in|at|near|from|to)\s+((?:the\s+)?[A-Z][\w-]+(?:\s+(?:of\s+the\s+|of\s+|in\s+the\s+)?[A-Z][\w-]+){0,5})")
-GENERIC_CAPS = {"The", "This", "Treaty", "Article", "Section", "States", "State", "Parties", "Party", "United", "Congress"}
+TREATY = re.compile(
+    r"\b(?:the\s+)?(?:[A-Z][\w.-]*\s+){1,4}(?:Treaty|Agreement|Convention)\b(?:\s+on\s+(?:the\s+)?[A-Z][\w-]*(?:\s+(?:of\s+|in\s+)?[A-Z][\w-]*)*)?"
+    r"|\b(?:the\s+)?(?:Treaty|Agreement|Convention)\s+on\s+(?:the\s+)?[A-Z][\w-]*(?:\s+(?:of\s+|in\s+)?[A-Z][\w-]*)*"
+)
+LIST_ITEM = re.compile(r"^\s*\((?:[A-Za-z]{1,4}|\d{1,3})\)")
+GENERIC_CAPS = {"The", "This", "Treaty", "Article", "Section", "States", "State", "Parties", "Party", "United", "Congress", "Between", "Republic", "Federation", "Union", "Government", "Governments", "Range", "Forces", "Nuclear", "Annex", "Protocol"}
+# Official state names -> the names people use (treaty and statement texts use the former).
+STATE_NAMES = {
+    "People’s Republic of China": "China", "People's Republic of China": "China", "French Republic": "France",
+    "Russian Federation": "Russia", "United Kingdom of Great Britain and Northern Ireland": "the United Kingdom",
+    "United States of America": "the United States", "Federal Republic of Germany": "Germany", "Republic of Hungary": "Hungary",
+    "Union of Soviet Socialist Republics": "the Soviet Union", "Kingdom of the Netherlands": "the Netherlands",
+    "Italian Republic": "Italy", "Kingdom of Spain": "Spain", "Hellenic Republic": "Greece", "Republic of Poland": "Poland",
+}
+DATE_PRECISION = [(re.compile(r"\d{1,2},? \d{4}|\d{4} |\w+ \d{1,2}, \d{4}|^\d{1,2} \w+ \d{4}$"), 1.0), (re.compile(r"^\w+ \d{1,2}$|^\d{1,2} \w+$"), 0.9), (re.compile(r"^\w+ \d{4}$"), 0.7)]
 
 
 @dataclass
@@ -45,56 +60,82 @@ class Candidate:
     features: dict[str, float] = field(default_factory=dict)
 
 
-def _coverage(terms: list[str], have: set[str], index: LexicalIndex) -> float:
-    """Share of the question's IDF mass that `have` covers."""
+def _coverage(terms: list[str], have: set[str], index: LexicalIndex, fuzzy: bool = False) -> float:
+    """Share of the question's IDF mass that `have` covers. `fuzzy` also accepts a longer
+    word containing the term ('affirm' in 'reaffirm')."""
     total = sum(index.idf(t) for t in set(terms))
-    return sum(index.idf(t) for t in set(terms) if t in have) / total if total else 0.0
+
+    def covered(t: str) -> bool:
+        return t in have or (fuzzy and len(t) >= 5 and any(t in h for h in have))
+
+    return sum(index.idf(t) for t in set(terms) if covered(t)) / total if total else 0.0
 
 
 class ExtractiveReader:
-    """Scores candidate sentences; weights were set on the dev set's answerable questions."""
+    """Scores candidate sentences. The weights were set on the dev set's answerable
+    questions (see README) and are deliberately few."""
 
     def __init__(self, embedder: Embedder, index: LexicalIndex) -> None:
         self.embedder = embedder
         self.index = index
 
+    def _doc_vocab(self, p: Passage, doc_id: str) -> set[str]:
+        vocab = set(self.index.doc_tokens.get(doc_id, set())) | set(tokens(f"{p.title} {p.section} {p.text}"))
+        for acro, docs in self.index.acronym_titles(p.title + " " + " ".join(a for a in self._acronyms)).items():
+            if doc_id in docs:
+                vocab.add(stem(acro.lower()))
+        return vocab
+
     def candidates(self, info: QuestionInfo, passages: list[Passage], qvec: np.ndarray | None = None) -> list[Candidate]:
+        self._acronyms = re.findall(r"\b[A-Z]{3,6}\b", info.text)
         cands: list[Candidate] = []
-        contexts: list[str] = []
+        contexts: list[tuple[str, str, Passage]] = []
         for pi, p in enumerate(passages):
             sents = sentences(p.text, p.start)
+            lead = ""
             for si, (s, e, sent) in enumerate(sents):
+                prev = sents[si - 1][2] if si else ""
+                # A list item ("(D) 5,150 combat aircraft") means nothing without its lead-in.
+                if prev.rstrip().endswith(":"):
+                    lead = prev
+                elif not LIST_ITEM.match(sent):
+                    lead = ""
                 if len(sent) < 12 or not re.search(r"[a-z]", sent):
                     continue
-                prev = sents[si - 1][2] if si else ""
                 cands.append(Candidate(pi, s, e, sent))
-                contexts.append(f"{p.title} {p.section} {prev} {sent}")
+                contexts.append((f"{lead} {sent}", f"{p.title} {p.section} {prev} {sent}", p))
         if not cands:
             return []
         if qvec is None:
             qvec = self.embedder.embed([info.text])[0]
-        svecs = self.embedder.embed([c.text for c in cands])
+        svecs = self.embedder.embed([f"{own}" for own, _, _ in contexts])
         dense = svecs @ qvec
-        for c, ctx, d in zip(cands, contexts, dense, strict=True):
-            p = passages[c.passage]
-            sent_toks = set(tokens(c.text))
-            ctx_toks = set(tokens(ctx))
-            doc_toks = set(tokens(f"{p.title} {p.section} {p.text}"))
-            c.span = extract_span(info, c.text, p.date)
-            typed = info.kind in ("date", "year", "number", "person", "place")
-            type_ok = 1.0 if (c.span or not typed) else 0.0
+        doc_ids = {p.id: p.id.rsplit("-", 2)[0] for p in passages}
+        vocab_cache: dict[str, set[str]] = {}
+        typed = info.kind in ("date", "year", "number", "person", "place", "treaty")
+        for c, (own, ctx, p), d in zip(cands, contexts, dense, strict=True):
+            doc_id = doc_ids[p.id]
+            if doc_id not in vocab_cache:
+                vocab_cache[doc_id] = self._doc_vocab(p, doc_id)
+            own_toks, ctx_toks = set(tokens(own)), set(tokens(ctx))
+            c.span, span_quality = best_span(info, c.text, p.date)
             f = {
                 "dense": float(d),
-                "lex": _coverage(info.terms, sent_toks, self.index),
+                "lex": _coverage(info.terms, own_toks, self.index),
                 "ctx": _coverage(info.terms, ctx_toks, self.index),
-                "ent": _coverage(info.entities, doc_toks, self.index) if info.entities else 1.0,
+                "ent": _coverage(info.entities, vocab_cache[doc_id], self.index) if info.entities else 1.0,
                 "head": _coverage(info.head, ctx_toks, self.index) if info.head else 1.0,
-                "type": type_ok,
+                "pred": _coverage(info.relation, ctx_toks, self.index, fuzzy=True) if info.relation else 1.0,
+                "type": span_quality if typed else 1.0,
+                "year": 1.0 if info.years and p.date[:4] and int(p.date[:4]) in info.years else 0.0,
                 "rank": 1.0 / (1 + c.passage),
             }
             c.features = f
-            c.score = 0.35 * f["dense"] + 0.3 * f["lex"] + 0.15 * f["ctx"] + 0.1 * f["ent"] + 0.1 * f["head"] + 0.25 * (f["type"] - 1) * typed + 0.05 * f["rank"]
-            c.support = (0.35 * f["ctx"] + 0.3 * f["ent"] + 0.35 * max(0.0, f["dense"])) * (1.0 if type_ok else 0.3)
+            c.score = (
+                0.3 * f["dense"] + 0.25 * f["lex"] + 0.1 * f["ctx"] + 0.25 * f["ent"] + 0.1 * f["head"] + 0.1 * f["pred"]
+                + 0.3 * (f["type"] - 1) + 0.1 * f["year"] + 0.05 * f["rank"]
+            )
+            c.support = (0.25 * f["ctx"] + 0.25 * f["ent"] + 0.25 * f["pred"] + 0.25 * max(0.0, f["dense"])) * (0.3 + 0.7 * f["type"])
         return sorted(cands, key=lambda c: c.score, reverse=True)
 
 
@@ -103,60 +144,103 @@ def _not_in_question(value: str, question: str) -> bool:
     return bool(v) and v not in re.sub(r"[\s,]", "", question.lower())
 
 
-def extract_span(info: QuestionInfo, sent: str, doc_date: str) -> str:
-    """The answer inside a sentence for typed questions, normalised; '' if absent."""
-    q = info.text
+def _near(info: QuestionInfo, sent: str, start: int, end: int) -> float:
+    """How many of the question's relation words stand close before/after a span."""
+    words = set(info.relation) | set(info.head)
+    if not words:
+        return 0.0
+    before = set(tokens(sent[max(0, start - 70) : start]))
+    after = set(tokens(sent[end : end + 25]))
+    return (len(words & before) + 0.5 * len(words & after - before)) / len(words)
+
+
+def best_span(info: QuestionInfo, sent: str, doc_date: str) -> tuple[str, float]:
+    """(answer inside the sentence, quality 0..1) for typed questions; ('', 0) if absent."""
+    options = [(text, quality + 0.5 * _near(info, sent, s, e)) for text, quality, s, e in _spans(info, sent, doc_date)]
+    if not options:
+        return ("Yes" if info.kind == "yesno" else "", 0.0) if info.kind != "yesno" else (yes_or_no(info.text, sent), 1.0)
+    text, score = max(options, key=lambda o: o[1])
+    return text, min(1.0, score)
+
+
+def _spans(info: QuestionInfo, sent: str, doc_date: str) -> list[tuple[str, float, int, int]]:
+    """Every typed answer in a sentence: (normalised text, base quality, start, end)."""
+    q, out = info.text, []
     if info.kind in ("date", "year"):
-        found = [(s, e, expr) for s, e, expr in find_dates(sent) if _not_in_question(expr, q)]
-        if not found:
-            rel = [m.group(0) for m in re.finditer(r"\b(last|next|this)\s+(month|year|week)\b", sent, re.I)]
-            return resolve_relative(rel[0], doc_date) if rel and doc_date else ""
-        text, date = parse_date(found[0][2], doc_date)
-        if info.kind == "year":
-            year = re.search(r"(19|20)\d{2}", text)
-            return year.group(0) if year else ""
-        return text
-    if info.kind == "number":
+        for s, e, expr in find_dates(sent):
+            if not _not_in_question(expr, q):
+                continue
+            text, _ = parse_date(expr, doc_date)
+            if info.kind == "year":
+                year = re.search(r"(19|20)\d{2}", text)
+                if year:
+                    out.append((year.group(0), 1.0, s, e))
+                continue
+            quality = next((qv for rx, qv in DATE_PRECISION if rx.search(text)), 0.6)
+            out.append((text, quality, s, e))
+        for m in re.finditer(r"\b(last|next|this)\s+(month|year|week)\b", sent, re.I):
+            if doc_date:
+                out.append((resolve_relative(m.group(0), doc_date), 0.6, m.start(), m.end()))
+    elif info.kind == "number":
+        dates = find_dates(sent)
+        often = bool(re.search(r"\bhow often\b", q, re.I))
         for m in NUMBER.finditer(sent):
-            value = m.group(0).strip()
-            core = re.sub(r"^\D*?(?=\d|[a-z]+[\s-])", "", value.lower())
-            if not _not_in_question(value, q) or re.fullmatch(r"(19|20)\d{2}", value):
+            value = m.group(0).strip().rstrip(",")
+            if not _not_in_question(value, q) or any(s <= m.start() < e for s, e, _ in dates):
                 continue
-            if re.match(r"^\(?\d+\)", sent[m.start() : m.start() + 5]) or sent[max(0, m.start() - 8) : m.start()].lower().strip().endswith(("§", "section", "article", "u.s.c.", "paragraph")):
+            before = sent[max(0, m.start() - 12) : m.start()].lower()
+            if re.match(r"^\(?\d+\)", sent[m.start() : m.start() + 5]) or re.search(r"(§|section|article|u\.s\.c\.|paragraph|subsection|annex)\s*$", before):
                 continue  # a label or a cross-reference, not a quantity
-            spelled = SPELLED_NUMBER.fullmatch(core.split(" ")[0]) if core else None
-            if spelled and words_to_number(core.split(" ")[0]) in (None, 1):
+            if re.fullmatch(r"(?i)(one|a|zero)", value):
                 continue
-            return value
-        return ""
-    if info.kind == "person":
+            quality = 0.8 if re.search(r"[a-z%]$", value, re.I) and not SPELLED_NUMBER.fullmatch(value) else 0.7
+            if often and re.match(r"(?i)every|each", value):
+                quality = 1.0
+            out.append((value, quality, m.start(), m.end()))
+    elif info.kind == "person":
         for m in NAME.finditer(sent):
-            name = m.group(0)
-            words = name.split()
-            if all(w in GENERIC_CAPS for w in words) or not _not_in_question(words[-1], q):
+            words = m.group(0).split()
+            if (
+                any(w in GENERIC_CAPS or w.lower() in STOP or w.lower() in CALENDAR for w in words)
+                or not _not_in_question(words[-1], q)
+                or sent[m.end() : m.end() + 1] == "-"  # "Intermediate-Range": a compound, not a name
+            ):
                 continue
-            return name
-        return ""
-    if info.kind == "place":
+            out.append((m.group(0), 0.8, m.start(), m.end()))
+    elif info.kind == "place":
         for m in PLACE.finditer(sent):
             place = m.group(1)
-            if _not_in_question(place, q) and place.split()[-1] not in GENERIC_CAPS:
-                return place
-        return ""
-    if info.kind == "yesno":
-        return yes_or_no(q, sent)
-    return ""
+            fresh = [w for w in place.split() if w[:1].isupper() and _not_in_question(w, q)]
+            if fresh and place.split()[-1] not in GENERIC_CAPS:
+                out.append((place, 0.8, m.start(1), m.end(1)))
+    elif info.kind == "treaty":
+        for m in TREATY.finditer(sent):
+            name = m.group(0).strip()
+            if len(name.split()) >= 2:
+                quality = 1.0 if len(name) < 60 else 0.7  # a usable name, not a full legal title
+                out.append((name, quality, m.start(), m.end()))
+    return out
 
 
 def yes_or_no(question: str, sent: str) -> str:
     """'Yes'/'No' from the polarity of the evidence against that of the question."""
     q_neg = bool(NEGATION.search(question))
     s_neg = bool(NEGATION.search(sent))
-    # "Is it limited?" vs "of unlimited duration": an un- form of a question word negates.
+    # "Is it limited?" vs "of unlimited duration", "armed" vs "unarmed": a negated form of a question word.
     for word in re.findall(r"[a-z]+", question.lower()):
         if len(word) > 3 and re.search(rf"\b(un|in|non-?){word}", sent.lower()):
             s_neg = True
     return "No" if s_neg != q_neg else "Yes"
+
+
+def common_names(text: str) -> list[str]:
+    """Official state names in a text, as people say them (in order of appearance)."""
+    found = sorted((text.find(official), short) for official, short in STATE_NAMES.items() if official in text)
+    names: list[str] = []
+    for _, short in found:
+        if short not in names:
+            names.append(short)
+    return names
 
 
 def trim_quote(sent: str, focus: str, limit: int = 220) -> str:
@@ -164,8 +248,7 @@ def trim_quote(sent: str, focus: str, limit: int = 220) -> str:
     sent = " ".join(sent.split())
     if len(sent) <= limit:
         return sent
-    at = sent.lower().find(focus.lower()) if focus else -1
-    at = max(at, 0)
+    at = max(sent.lower().find(focus.lower()) if focus else -1, 0)
     start = max(0, min(at - limit // 3, len(sent) - limit))
     start = sent.rfind(" ", 0, start) + 1 if start else 0
     window = sent[start : start + limit]

@@ -17,11 +17,16 @@ PLACE_NOUNS = {"city", "country", "place", "location", "base", "capital", "area"
 @dataclass
 class QuestionInfo:
     text: str
-    kind: str  # date | year | number | person | place | yesno | other
+    kind: str  # date | year | number | person | place | treaty | yesno | other
     terms: list[str]  # stemmed content words
     entities: list[str]  # stemmed words written as names/codes (Ryabkov, 9M729, NPT)
     head: list[str] = field(default_factory=list)  # stemmed head noun of "which X"/"what X"
     years: list[int] = field(default_factory=list)
+
+    @property
+    def relation(self) -> list[str]:
+        """The words that say what is asked about the entities ('signed', 'enter into force')."""
+        return [t for t in self.terms if t not in set(self.entities) | set(self.head)]
 
 
 def classify(q: str) -> str:
@@ -32,6 +37,8 @@ def classify(q: str) -> str:
         return "date"
     if re.search(r"\bhow\s+(many|much|large|far|often|long|big|old|high)\b|\b(what|which)\s+(number|percentage|share|amount|range|distance|limit)\b|\bmaximum\s+(number|range)\b|\bhow\s+\w+\s+in\s+advance\b", low):
         return "number"
+    if re.search(r"\b(which|what)\s+(treaty|agreement|convention|accord)\b", low):
+        return "treaty"
     if re.match(r"^(who|whom)\b", low) or re.search(r"\b(which|what)\s+(\w+\s+)?(" + "|".join(PERSON_NOUNS) + r")s?\b", low):
         return "person"
     if re.match(r"^where\b", low) or re.search(r"\b(which|what)\s+(" + "|".join(PLACE_NOUNS) + r")\b", low):

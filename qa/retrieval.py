@@ -14,7 +14,7 @@ import numpy as np
 from vectorstore import ChunkMeta, ChunkStore, date_num
 
 from .config import QAConfig
-from .text import tokens
+from .text import stem, tokens
 from .types import Filters, Passage
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,27 @@ class LexicalIndex:
         if ids:
             self._bm25.index(bm25s.tokenization.Tokenized(ids=[[vocab[t] for t in toks] for toks in corpus_tokens], vocab=vocab), show_progress=False)
         self.years = np.array([m.date_num // 10000 for m in metas], dtype=np.int32)
+        # Whole-document vocabularies: a chunk often lacks the names its document is about.
+        self.doc_tokens: dict[str, set[str]] = {}
+        self.titles: dict[str, str] = {}
+        for meta, toks in zip(metas, corpus_tokens, strict=True):
+            self.doc_tokens.setdefault(meta.doc_id, set()).update(toks)
+            self.titles[meta.doc_id] = meta.title
+
+    def acronym_titles(self, text: str) -> dict[str, list[str]]:
+        """Acronyms in `text` that abbreviate a document title ('CFE' -> 'Treaty on
+        Conventional Armed Forces in Europe'), when the document itself never uses them."""
+        out: dict[str, list[str]] = {}
+        for acro in set(re.findall(r"\b[A-Z]{3,6}\b", text)):
+            hits = [doc for doc, title in self.titles.items() if _abbreviates(acro, title) and stem(acro.lower()) not in self.doc_tokens[doc]]
+            if 0 < len(hits) <= 2:
+                out[acro] = hits
+        return out
+
+    def expand(self, query: str) -> str:
+        """The query with the titles its acronyms stand for appended."""
+        extra = [self.titles[d] for docs in self.acronym_titles(query).values() for d in docs]
+        return f"{query} {' '.join(extra)}" if extra else query
 
     def idf(self, term: str) -> float:
         return math.log(1 + (self.n - self.df.get(term, 0) + 0.5) / (self.df.get(term, 0) + 0.5))
@@ -54,6 +75,19 @@ class LexicalIndex:
         if not q or not self.ids:
             return np.zeros(len(self.ids), dtype=np.float32)
         return np.asarray(self._bm25.get_scores(q), dtype=np.float32)
+
+
+def _abbreviates(acronym: str, title: str) -> bool:
+    """Do the acronym's letters follow the initials of the title's capitalised words?
+    A trailing T may stand for a leading 'Treaty' (NPT: Non-Proliferation Treaty)."""
+    words = [w for w in re.split(r"[\s-]+", title) if w[:1].isupper()]
+    if acronym.endswith("T") and words and words[0].lower() == "treaty":
+        acronym, words = acronym[:-1], words[1:]
+    elif words and words[0].lower() == "treaty" and not acronym.startswith("T"):
+        words = words[1:]
+    initials = "".join(w[0] for w in words)
+    it = iter(initials)
+    return len(acronym) >= 2 and all(ch in it for ch in acronym) and initials[:1] == acronym[:1]
 
 
 def _where(filters: Filters) -> dict[str, Any] | None:
@@ -101,12 +135,13 @@ class HybridRetriever:
         self.index = self._load()
 
     def embed_query(self, query: str) -> np.ndarray:
-        return self.store.embedder.embed([query])[0]
+        return self.store.embedder.embed([self.index.expand(query)])[0]
 
     def retrieve(self, query: str, k: int | None = None, filters: Filters | None = None, vector: np.ndarray | None = None) -> list[Passage]:
         k = k or self.config.k
         filters = filters or Filters()
         cfg = self.config
+        query = self.index.expand(query)
         if vector is None:
             vector = self.embed_query(query)
         dense_hits = self.store.query(vector, cfg.candidates * (3 if filters.sources else 1), _where(filters))
