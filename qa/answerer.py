@@ -44,7 +44,7 @@ class Answerer:
         self.store = store
         self.config = config
         self.retriever = HybridRetriever(store, config)
-        self.reader = ExtractiveReader(store.embedder, self.retriever.index)
+        self.reader = ExtractiveReader(store.embedder, self.retriever.index, config.sentences)
         self._generators: dict[str, Generator | None] = {}
 
     def refresh(self) -> None:
@@ -181,10 +181,12 @@ class Answerer:
                 return None
             cands = [self._candidate_for(p, text) for p in passages]
             return text, list(zip(passages, cands, strict=True))
-        if INSTRUCTION_LIKE.search(generated) or "documents don't say" in generated.lower():
+        if INSTRUCTION_LIKE.search(generated) or "documents don't say" in generated.lower() or _degenerate(generated):
             return None
         checked = verify(generated, passages)
         if not checked.ok:
+            return None
+        if not _agrees(checked.text, parts):
             return None
         typed = [p for p in parts if p.info.kind in ("date", "year", "number", "person", "place") and not p.abstain]
         if typed and not any(facts(c) for c, _ in checked.kept):
@@ -226,3 +228,30 @@ def _unique(passages: list[Passage]) -> list[Passage]:
             seen.add(p.id)
             out.append(p)
     return out
+
+
+def _degenerate(text: str) -> bool:
+    """Repetition loops and pasted passages: not an answer."""
+    words = re.findall(r"\w[\w,.-]*", re.sub(r"\[\d+\]", " ", text).lower())
+    if len(text) > 320 or not words:
+        return True
+    return any(words[i] == words[i + 1] == words[i + 2] for i in range(len(words) - 2))
+
+
+def _agrees(text: str, parts: list[_Part]) -> bool:
+    """The small model may phrase the answer, not change it: its yes/no and its typed
+    facts must match what the evidence sentence says."""
+    low = text.lower()
+    for part in parts:
+        best = part.best
+        if part.abstain or best is None or not best.span:
+            continue
+        if part.info.kind == "yesno":
+            said = "no" if re.match(r"^\W*no\b", low) else "yes" if re.match(r"^\W*yes\b", low) else ""
+            if said and said != best.span.lower():
+                return False
+        elif part.info.kind in ("date", "year", "number"):
+            key = re.findall(r"\d[\d,]*", best.span) or [best.span.split()[-1]]
+            if not all(k.replace(",", "") in low.replace(",", "") for k in key):
+                return False
+    return True

@@ -23,6 +23,7 @@ class QAConfig(BaseSettings):
     bm25_weight: float = Field(1.0, description="Weight of the BM25 ranking in fusion.")
     per_source: int = Field(3, description="At most this many of the top-k passages from one document (diversity).")
     date_boost: float = Field(0.5, description="Fusion-score bonus factor for documents from a year the question names.")
+    sentences: int = Field(16, description="Candidate sentences scored with the dense model per question part (latency vs. recall).")
     verify: bool = Field(True, description="Check generated answers against their cited passages (turn off only to measure it).")
     abstain_threshold: float = Field(0.5, description="Minimum answer-support score; below it the bot says the documents don't say.")
     openai_base_url: str | None = Field(None, description="OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1 (vLLM, Ollama, llama.cpp).")

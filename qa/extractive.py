@@ -75,9 +75,10 @@ class ExtractiveReader:
     """Scores candidate sentences. The weights were set on the dev set's answerable
     questions (see README) and are deliberately few."""
 
-    def __init__(self, embedder: Embedder, index: LexicalIndex) -> None:
+    def __init__(self, embedder: Embedder, index: LexicalIndex, max_sentences: int = 16) -> None:
         self.embedder = embedder
         self.index = index
+        self.max_sentences = max_sentences
 
     def _doc_vocab(self, p: Passage, doc_id: str) -> set[str]:
         vocab = set(self.index.doc_tokens.get(doc_id, set())) | set(tokens(f"{p.title} {p.section} {p.text}"))
@@ -108,7 +109,16 @@ class ExtractiveReader:
             return []
         if qvec is None:
             qvec = self.embedder.embed([info.text])[0]
-        svecs = self.embedder.embed([f"{own}" for own, _, _ in contexts])
+        # Embedding every sentence dominates latency; only the lexically plausible ones
+        # (plus each passage's best) go to the dense model.
+        pre = [
+            _coverage(info.terms, set(tokens(ctx)), self.index) + 0.5 * bool(_spans(info, c.text, p.date)) + 0.3 / (1 + c.passage)
+            for c, (_, ctx, p) in zip(cands, contexts, strict=True)
+        ]
+        keep = sorted(range(len(cands)), key=lambda i: pre[i], reverse=True)[: self.max_sentences]
+        cands = [cands[i] for i in sorted(keep)]
+        contexts = [contexts[i] for i in sorted(keep)]
+        svecs = self.embedder.embed([own for own, _, _ in contexts])
         dense = svecs @ qvec
         doc_ids = {p.id: p.id.rsplit("-", 2)[0] for p in passages}
         vocab_cache: dict[str, set[str]] = {}
@@ -196,6 +206,8 @@ def _spans(info: QuestionInfo, sent: str, doc_date: str) -> list[tuple[str, floa
             quality = 0.8 if re.search(r"[a-z%]$", value, re.I) and not SPELLED_NUMBER.fullmatch(value) else 0.7
             if often and re.match(r"(?i)every|each", value):
                 quality = 1.0
+            if info.unit and set(info.unit) & set(tokens(sent[m.end() : m.end() + 30])):
+                quality = 1.0  # "how many battle tanks" -> "20,000 battle tanks"
             out.append((value, quality, m.start(), m.end()))
     elif info.kind == "person":
         for m in NAME.finditer(sent):

@@ -22,6 +22,7 @@ class QuestionInfo:
     entities: list[str]  # stemmed words written as names/codes (Ryabkov, 9M729, NPT)
     head: list[str] = field(default_factory=list)  # stemmed head noun of "which X"/"what X"
     years: list[int] = field(default_factory=list)
+    unit: list[str] = field(default_factory=list)  # what "how many X" counts (stemmed X)
 
     @property
     def relation(self) -> list[str]:
@@ -62,7 +63,9 @@ def analyze(q: str) -> QuestionInfo:
     if m:
         head = [t for t in tokens(m.group(2)) if t not in {"new"}]
     years = [int(y) for y in re.findall(r"\b(19[4-9]\d|20[0-4]\d)\b", q)]
-    return QuestionInfo(q, classify(q), tokens(q), entities, head, years)
+    counted = re.search(r"\bhow\s+many\s+((?:[\w-]+\s+){0,2}?[\w-]+)\s+(?:" + "|".join(AUX) + r"|could|might)\b", q, re.I)
+    unit = tokens(counted.group(1)) if counted else []
+    return QuestionInfo(q, classify(q), tokens(q), entities, head, years, unit)
 
 
 WH = r"(?:when|where|what|which|who|whom|how|why|whether|by\s+what|in\s+what|on\s+what)"

@@ -1,0 +1,202 @@
+"""`ragqa eval`: run a question set through the Answerer (or the naive baseline), resumable,
+and write predictions, report.json, report.md and plots."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from vectorstore import ChunkStore
+
+from .dataset import Question, load_questions
+from .metrics import judge_row, summarize
+from .report import passed, write_json, write_markdown, write_plots
+
+log = logging.getLogger(__name__)
+
+
+def _answer_row(answer: Any) -> dict[str, Any]:
+    data = answer.model_dump(exclude={"passages"})
+    data["retrieved"] = [{"source": p.file_name, "rank": i + 1, "section": p.section, "score": p.score} for i, p in enumerate(answer.passages)]
+    return data
+
+
+def _fingerprints(store: ChunkStore, settings: Any, backend: str) -> dict[str, str]:
+    docs = sorted(d.content_hash for d in store.documents())
+    llm = {"local": "gemma-3-270m-q4_k_m (llama.cpp)", "openai": f"openai:{settings.qa.openai_model}", "extractive": "none"}.get(backend, backend)
+    return {
+        "corpus": hashlib.sha256("".join(docs).encode()).hexdigest()[:16],
+        "documents": str(len(docs)),
+        "embedding_model": store.embedder.name,
+        "llm": llm,
+    }
+
+
+def run_eval(args: argparse.Namespace, settings: Any, build_store: Callable[..., ChunkStore], filters: Any) -> int:
+    from tqdm import tqdm
+
+    questions, errors = load_questions(args.question_set)
+    for err in errors:
+        print(f"skipped {err}", file=sys.stderr)
+    if args.limit:
+        questions = questions[: args.limit]
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    backend = "naive" if args.baseline else settings.qa.llm
+    run_key = {"question_set": str(args.question_set.resolve()), "backend": backend, "k": settings.qa.k, "verify": settings.qa.verify}
+    done = _resume(out, run_key)
+    store = build_store(settings, create=False)
+    ask = _make_asker(args, settings, store, out, filters)
+    todo = [q for q in questions if q.id not in done]
+    if done:
+        print(f"resuming: {len(done)} done, {len(todo)} to go", file=sys.stderr)
+    with (out / "predictions.jsonl").open("a", encoding="utf-8") as handle:
+        for q in tqdm(todo, desc=f"eval {backend}", unit="q", file=sys.stderr):
+            row = _predict(ask, q)
+            done[q.id] = row
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+            handle.flush()
+    rows = [done[q.id] for q in questions if q.id in done]
+    report = _report(args, settings, store, backend, questions, rows)
+    previous = _load_previous(args.compare, rows) if args.compare else None
+    if previous:
+        report["compare"] = {"previous": str(args.compare), "metrics": previous["metrics"], "flipped": previous["flipped"]}
+    write_json(out / "report.json", report)
+    write_markdown(out / "report.md", report, rows, report.get("compare"))
+    write_plots(out, report, rows)
+    m = report["metrics"]
+    print(
+        f"{backend}: accuracy {m['accuracy']} ({m['correct']}/{m['answerable']}), citation precision {m['citation_precision']}, "
+        f"refused unanswerable {m['refused_unanswerable']}/{m['unanswerable']}, refused answerable {m['refused_answerable']}, "
+        f"latency p50 {m.get('latency_total_p50_ms')} ms -> {out / 'report.md'}"
+    )
+    return 0
+
+
+def _make_asker(args: argparse.Namespace, settings: Any, store: ChunkStore, out: Path, filters: Any) -> Callable[[str], dict[str, Any]]:
+    if args.baseline:
+        from qa.generators import LlamaCppLLM, load_gemma
+
+        from .naive import NaivePipeline
+
+        try:
+            llm = LlamaCppLLM(model=load_gemma(settings.qa.llm_threads), max_tokens=128, stop=["\n\n", "Question:"])
+        except Exception as exc:  # the baseline still gives retrieval metrics without a model
+            print(f"note: no local model for the baseline ({exc}); retrieval metrics only", file=sys.stderr)
+            llm = None
+        pipeline = NaivePipeline(store, out / "naive-index", llm)
+        pipeline.build()
+        pipeline.ask("warm up")
+        return pipeline.ask
+    from qa import Answerer
+
+    answerer = Answerer(store, settings.qa)
+    answerer.ask("When was the US exit date from the INF treaty?")  # warm-up: model loads are not latency
+    return lambda question: _answer_row(answerer.ask(question, filters=filters))
+
+
+def _predict(ask: Callable[[str], dict[str, Any]], q: Question) -> dict[str, Any]:
+    try:
+        data = ask(q.question)
+        error = ""
+    except Exception as exc:  # one failing question must not stop the run
+        log.exception("question %s failed", q.id)
+        data, error = {"answer": "", "abstained": False, "citations": [], "retrieved": [], "timings_ms": {}}, f"{type(exc).__name__}: {exc}"
+    row = {
+        "id": q.id, "question": q.question, "type": q.type, "expected": q.answer, "gold_sources": q.sources,
+        "answer": data.get("answer", ""), "abstained": data.get("abstained"), "citations": data.get("citations", []),
+        "retrieved": data.get("retrieved", []), "latency_ms": data.get("timings_ms", {}), "fallback": data.get("fallback", False),
+        "notice": data.get("notice", ""), "rewritten_question": data.get("rewritten_question", q.question), "error": error,
+    }
+    row["verdict"] = judge_row(row, q.model_dump())
+    row["abstained"] = row["verdict"]["abstained"]
+    return row
+
+
+def _resume(out: Path, run_key: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Rows of an interrupted run with the same settings; otherwise a fresh start."""
+    meta, preds = out / "run.json", out / "predictions.jsonl"
+    if meta.exists() and preds.exists() and json.loads(meta.read_text()) == run_key:
+        rows = {}
+        for line in preds.read_text(encoding="utf-8").splitlines():
+            try:
+                row = json.loads(line)
+                rows[row["id"]] = row
+            except (json.JSONDecodeError, KeyError):
+                continue  # a line cut by the interruption
+        return rows
+    preds.write_text("", encoding="utf-8")
+    meta.write_text(json.dumps(run_key), encoding="utf-8")
+    return {}
+
+
+def _report(args: argparse.Namespace, settings: Any, store: ChunkStore, backend: str, questions: list[Question], rows: list[dict[str, Any]]) -> dict[str, Any]:
+    verdicts = [r["verdict"] for r in rows]
+    metrics = summarize(verdicts, [r["latency_ms"] for r in rows if r.get("latency_ms")])
+    metrics["fallbacks"] = sum(1 for r in rows if r.get("fallback"))
+    metrics["errors"] = sum(1 for r in rows if r.get("error"))
+    by_type: dict[str, Any] = {}
+    for qtype in sorted({r.get("type") or "untyped" for r in rows}):
+        sub = [r for r in rows if (r.get("type") or "untyped") == qtype]
+        by_type[qtype] = summarize([r["verdict"] for r in sub], [r["latency_ms"] for r in sub if r.get("latency_ms")])
+    report: dict[str, Any] = {
+        "question_set": str(args.question_set),
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "config": {
+            "backend": backend, "k": settings.qa.k, "verify": settings.qa.verify, "chunk_size": settings.ingest.chunk_size,
+            "candidates": settings.qa.candidates, "per_source": settings.qa.per_source, "abstain_threshold": settings.qa.abstain_threshold,
+        },
+        "fingerprints": _fingerprints(store, settings, backend),
+        "metrics": metrics,
+        "by_type": by_type,
+    }
+    if getattr(args, "judge", False):
+        report["judge"] = _judge(settings, rows)
+    return report
+
+
+def _judge(settings: Any, rows: list[dict[str, Any]]) -> str:
+    """LLM-judged faithfulness through the OpenAI-compatible backend, when configured."""
+    if not settings.qa.openai_base_url:
+        return "skipped: no OpenAI-compatible backend configured (set RAGQA_OPENAI_BASE_URL)"
+    import prompts
+    from qa.generators import OpenAIGenerator
+
+    gen = OpenAIGenerator(settings.qa)
+    answered = [r for r in rows if not r["verdict"]["abstained"] and r.get("citations")]
+    yes = 0
+    for r in answered:
+        sources = "\n".join(f"[{c['n']}] {c.get('passage') or c.get('quote', '')}" for c in r["citations"])
+        try:
+            verdict = gen.complete(prompts.load("judge").format(sources=sources, answer=r["answer"]))
+        except Exception as exc:
+            return f"failed: {exc}"
+        yes += verdict.strip().lower().startswith("yes")
+    return f"{yes}/{len(answered)} answers judged fully supported ({yes / len(answered):.2f})" if answered else "no answered questions"
+
+
+def _load_previous(prev_dir: Path, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    report_path, preds_path = prev_dir / "report.json", prev_dir / "predictions.jsonl"
+    if not report_path.exists():
+        print(f"note: no report.json in {prev_dir}; nothing to compare", file=sys.stderr)
+        return None
+    previous = json.loads(report_path.read_text(encoding="utf-8"))
+    before = {}
+    if preds_path.exists():
+        for line in preds_path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                row = json.loads(line)
+                before[row["id"]] = passed(row)
+    flipped = [
+        {"id": r["id"], "question": r["question"], "was": "pass" if before[r["id"]] else "fail", "now": "pass" if passed(r) else "fail"}
+        for r in rows
+        if r["id"] in before and before[r["id"]] != passed(r)
+    ]
+    return {"metrics": previous["metrics"], "flipped": flipped}
