@@ -33,14 +33,18 @@ def _common(p: argparse.ArgumentParser) -> None:
 def _qa_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--llm", choices=["extractive", "local", "openai"], help="answer backend (RAGQA_LLM)")
     p.add_argument("-k", type=int, dest="k", help="passages used for the answer (RAGQA_K)")
-    p.add_argument("--doc-type", action="append", choices=["news", "treaty", "law", "other"], help="only these document types")
+    p.add_argument(
+        "--doc-type", action="append", choices=["news", "treaty", "law", "other"], help="only these document types"
+    )
     p.add_argument("--source", action="append", help="only documents whose file name contains this")
     p.add_argument("--since", help="only documents dated on/after YYYY-MM-DD")
     p.add_argument("--until", help="only documents dated on/before YYYY-MM-DD")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ragqa", description="Question answering over news and treaty texts, with verified citations.")
+    parser = argparse.ArgumentParser(
+        prog="ragqa", description="Question answering over news and treaty texts, with verified citations."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("ingest", help="add files or folders to the index (incremental)")
@@ -164,7 +168,9 @@ def cmd_stats(args: argparse.Namespace) -> int:
         "date_range": [dates[0], dates[-1]] if dates else None,
         "embedding_model": store.embedder.name,
         "embedding_dim": store.embedder.dim,
-        "store": f"{settings.store.chroma_host}:{settings.store.chroma_port}" if settings.store.chroma_host else str(settings.store.data_dir / "chroma"),
+        "store": f"{settings.store.chroma_host}:{settings.store.chroma_port}"
+        if settings.store.chroma_host
+        else str(settings.store.data_dir / "chroma"),
         "collection": settings.store.collection,
     }
     if args.json:
@@ -246,7 +252,9 @@ COMMANDS = {
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
     )
     for noisy in ("chromadb", "httpx", "sentence_transformers", "urllib3", "bm25s"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if args.verbose else logging.ERROR)

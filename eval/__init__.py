@@ -1,7 +1,16 @@
 """Evaluation: question sets -> predictions -> metrics -> report."""
 
 from .dataset import Question, load_questions
-from .metrics import citation_precision, contains, crag_score, is_abstention, is_correct, judge_row, percentile, summarize
+from .metrics import (
+    citation_precision,
+    contains,
+    crag_score,
+    is_abstention,
+    is_correct,
+    judge_row,
+    percentile,
+    summarize,
+)
 from .runner import run_eval
 
 __all__ = [

@@ -60,9 +60,14 @@ def load_questions(path: Path) -> tuple[list[Question], list[str]]:
                 try:
                     questions.append(
                         Question(
-                            id=row.get("id") or f"q{n - 1}", question=row.get("question", ""), answer=row.get("answer", ""),
-                            aliases=_csv_list(row.get("aliases", "")), must=_csv_must(row.get("must", "")),
-                            sources=_csv_list(row.get("sources", "")), evidence=row.get("evidence", ""), type=row.get("type", ""),
+                            id=row.get("id") or f"q{n - 1}",
+                            question=row.get("question", ""),
+                            answer=row.get("answer", ""),
+                            aliases=_csv_list(row.get("aliases", "")),
+                            must=_csv_must(row.get("must", "")),
+                            sources=_csv_list(row.get("sources", "")),
+                            evidence=row.get("evidence", ""),
+                            type=row.get("type", ""),
                         )
                     )
                 except (ValidationError, json.JSONDecodeError, TypeError) as exc:

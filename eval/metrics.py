@@ -6,7 +6,9 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-ABSTAIN_PATTERNS = re.compile(r"documents don'?t (say|contain)|not in the documents|don'?t know|cannot be answered|no answer", re.I)
+ABSTAIN_PATTERNS = re.compile(
+    r"documents don'?t (say|contain)|not in the documents|don'?t know|cannot be answered|no answer", re.I
+)
 
 
 def _norm(text: str) -> str:
@@ -71,11 +73,17 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 def judge_row(row: dict[str, Any], q: dict[str, Any]) -> dict[str, Any]:
     """Per-question verdicts from a prediction row and its question."""
-    answerable = q.get("type") != "unanswerable" and bool(q.get("sources") or q.get("must") or (q.get("answer") and q.get("answer") != "unanswerable"))
+    answerable = q.get("type") != "unanswerable" and bool(
+        q.get("sources") or q.get("must") or (q.get("answer") and q.get("answer") != "unanswerable")
+    )
     abstained = is_abstention(row.get("answer", ""), row.get("abstained"))
     gold_sources = q.get("sources") or []
     cited = [c.get("source", "") for c in row.get("citations", [])]
-    correct = (not abstained) and answerable and is_correct(row.get("answer", ""), q.get("must") or [], q.get("answer", ""), q.get("aliases") or [])
+    correct = (
+        (not abstained)
+        and answerable
+        and is_correct(row.get("answer", ""), q.get("must") or [], q.get("answer", ""), q.get("aliases") or [])
+    )
     retrieved = [r["source"] for r in row.get("retrieved", [])]
     return {
         "answerable": answerable,

@@ -49,8 +49,15 @@ class NaivePipeline:
         shutil.rmtree(self.workdir, ignore_errors=True)
         started = time.perf_counter()
         splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)
-        chunks = splitter.split_documents([Document(page_content=text, metadata={"source": name}) for name, text in docs])
-        self.db = Chroma.from_documents(chunks, LangChainEmbeddings(self.store.embedder), persist_directory=str(self.workdir), collection_name="naive")
+        chunks = splitter.split_documents(
+            [Document(page_content=text, metadata={"source": name}) for name, text in docs]
+        )
+        self.db = Chroma.from_documents(
+            chunks,
+            LangChainEmbeddings(self.store.embedder),
+            persist_directory=str(self.workdir),
+            collection_name="naive",
+        )
         self.ingest_seconds = time.perf_counter() - started
         self.chunks = len(chunks)
         self.chars = sum(len(t) for _, t in docs)
@@ -65,7 +72,9 @@ class NaivePipeline:
         answer = ""
         if self.llm is not None:
             chain = PromptTemplate.from_template(prompts.load("naive_stuff")) | self.llm | StrOutputParser()
-            answer = str(chain.invoke({"context": "\n\n".join(h.page_content for h in hits), "question": question})).strip()
+            answer = str(
+                chain.invoke({"context": "\n\n".join(h.page_content for h in hits), "question": question})
+            ).strip()
         t2 = time.perf_counter()
         sources = [h.metadata["source"] for h in hits]
         return {

@@ -28,7 +28,9 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def write_markdown(path: Path, report: dict[str, Any], rows: list[dict[str, Any]], compare: dict[str, Any] | None) -> None:
+def write_markdown(
+    path: Path, report: dict[str, Any], rows: list[dict[str, Any]], compare: dict[str, Any] | None
+) -> None:
     m = report["metrics"]
     lines = [
         f"# ragqa eval — {report['question_set']}",
@@ -43,7 +45,9 @@ def write_markdown(path: Path, report: dict[str, Any], rows: list[dict[str, Any]
         row = f"| {label} | {_fmt(m.get(key))} |"
         if compare:
             prev = compare["metrics"].get(key)
-            delta = m.get(key) - prev if isinstance(m.get(key), (int, float)) and isinstance(prev, (int, float)) else None
+            delta = (
+                m.get(key) - prev if isinstance(m.get(key), (int, float)) and isinstance(prev, (int, float)) else None
+            )
             row += f" {_fmt(prev)} | {'' if delta is None else f'{delta:+.3f}'} |"
         lines.append(row)
     lines += [
@@ -53,10 +57,18 @@ def write_markdown(path: Path, report: dict[str, Any], rows: list[dict[str, Any]
     ]
     if report.get("judge"):
         lines += ["", f"LLM-judged faithfulness: {report['judge']}"]
-    lines += ["", "## By question type", "", "| type | n | accuracy | refused | citation precision | recall@k |", "| --- | --- | --- | --- | --- | --- |"]
+    lines += [
+        "",
+        "## By question type",
+        "",
+        "| type | n | accuracy | refused | citation precision | recall@k |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     for qtype, t in sorted(report["by_type"].items()):
         refused = t["abstention_rate_unanswerable"] if qtype == "unanswerable" else t["false_refusal_rate"]
-        lines.append(f"| {qtype} | {t['questions']} | {_fmt(t['accuracy'])} | {_fmt(refused)} | {_fmt(t['citation_precision'])} | {_fmt(t['recall_at_k'])} |")
+        lines.append(
+            f"| {qtype} | {t['questions']} | {_fmt(t['accuracy'])} | {_fmt(refused)} | {_fmt(t['citation_precision'])} | {_fmt(t['recall_at_k'])} |"
+        )
     if compare and compare.get("flipped"):
         lines += ["", "## Flipped since the previous run", ""]
         lines += [f"- `{f['id']}` {f['was']} → {f['now']}: {f['question']}" for f in compare["flipped"]]
@@ -93,7 +105,12 @@ def write_plots(out: Path, report: dict[str, Any], rows: list[dict[str, Any]]) -
 
     types = sorted(report["by_type"])
     scores = [
-        (report["by_type"][t]["abstention_rate_unanswerable"] if t == "unanswerable" else report["by_type"][t]["accuracy"]) or 0.0
+        (
+            report["by_type"][t]["abstention_rate_unanswerable"]
+            if t == "unanswerable"
+            else report["by_type"][t]["accuracy"]
+        )
+        or 0.0
         for t in types
     ]
     fig, ax = plt.subplots(figsize=(7, 3.5))

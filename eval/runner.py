@@ -24,13 +24,20 @@ log = logging.getLogger(__name__)
 
 def _answer_row(answer: Any) -> dict[str, Any]:
     data = answer.model_dump(exclude={"passages"})
-    data["retrieved"] = [{"source": p.file_name, "rank": i + 1, "section": p.section, "score": p.score} for i, p in enumerate(answer.passages)]
+    data["retrieved"] = [
+        {"source": p.file_name, "rank": i + 1, "section": p.section, "score": p.score}
+        for i, p in enumerate(answer.passages)
+    ]
     return data
 
 
 def _fingerprints(store: ChunkStore, settings: Any, backend: str) -> dict[str, str]:
     docs = sorted(d.content_hash for d in store.documents())
-    llm = {"local": "gemma-3-270m-q4_k_m (llama.cpp)", "openai": f"openai:{settings.qa.openai_model}", "extractive": "none"}.get(backend, backend)
+    llm = {
+        "local": "gemma-3-270m-q4_k_m (llama.cpp)",
+        "openai": f"openai:{settings.qa.openai_model}",
+        "extractive": "none",
+    }.get(backend, backend)
     return {
         "corpus": hashlib.sha256("".join(docs).encode()).hexdigest()[:16],
         "documents": str(len(docs)),
@@ -50,7 +57,12 @@ def run_eval(args: argparse.Namespace, settings: Any, build_store: Callable[...,
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     backend = "naive" if args.baseline else settings.qa.llm
-    run_key = {"question_set": str(args.question_set.resolve()), "backend": backend, "k": settings.qa.k, "verify": settings.qa.verify}
+    run_key = {
+        "question_set": str(args.question_set.resolve()),
+        "backend": backend,
+        "k": settings.qa.k,
+        "verify": settings.qa.verify,
+    }
     done = _resume(out, run_key)
     store = build_store(settings, create=False)
     ask = _make_asker(args, settings, store, out, filters)
@@ -67,7 +79,11 @@ def run_eval(args: argparse.Namespace, settings: Any, build_store: Callable[...,
     report = _report(args, settings, store, backend, questions, rows)
     previous = _load_previous(args.compare, rows) if args.compare else None
     if previous:
-        report["compare"] = {"previous": str(args.compare), "metrics": previous["metrics"], "flipped": previous["flipped"]}
+        report["compare"] = {
+            "previous": str(args.compare),
+            "metrics": previous["metrics"],
+            "flipped": previous["flipped"],
+        }
     write_json(out / "report.json", report)
     write_markdown(out / "report.md", report, rows, report.get("compare"))
     write_plots(out, report, rows)
@@ -80,7 +96,9 @@ def run_eval(args: argparse.Namespace, settings: Any, build_store: Callable[...,
     return 0
 
 
-def _make_asker(args: argparse.Namespace, settings: Any, store: ChunkStore, out: Path, filters: Any) -> Callable[[str], dict[str, Any]]:
+def _make_asker(
+    args: argparse.Namespace, settings: Any, store: ChunkStore, out: Path, filters: Any
+) -> Callable[[str], dict[str, Any]]:
     if args.baseline:
         from qa.generators import LlamaCppLLM, load_gemma
 
@@ -108,12 +126,25 @@ def _predict(ask: Callable[[str], dict[str, Any]], q: Question) -> dict[str, Any
         error = ""
     except Exception as exc:  # one failing question must not stop the run
         log.exception("question %s failed", q.id)
-        data, error = {"answer": "", "abstained": False, "citations": [], "retrieved": [], "timings_ms": {}}, f"{type(exc).__name__}: {exc}"
+        data, error = (
+            {"answer": "", "abstained": False, "citations": [], "retrieved": [], "timings_ms": {}},
+            f"{type(exc).__name__}: {exc}",
+        )
     row = {
-        "id": q.id, "question": q.question, "type": q.type, "expected": q.answer, "gold_sources": q.sources,
-        "answer": data.get("answer", ""), "abstained": data.get("abstained"), "citations": data.get("citations", []),
-        "retrieved": data.get("retrieved", []), "latency_ms": data.get("timings_ms", {}), "fallback": data.get("fallback", False),
-        "notice": data.get("notice", ""), "rewritten_question": data.get("rewritten_question", q.question), "error": error,
+        "id": q.id,
+        "question": q.question,
+        "type": q.type,
+        "expected": q.answer,
+        "gold_sources": q.sources,
+        "answer": data.get("answer", ""),
+        "abstained": data.get("abstained"),
+        "citations": data.get("citations", []),
+        "retrieved": data.get("retrieved", []),
+        "latency_ms": data.get("timings_ms", {}),
+        "fallback": data.get("fallback", False),
+        "notice": data.get("notice", ""),
+        "rewritten_question": data.get("rewritten_question", q.question),
+        "error": error,
     }
     row["verdict"] = judge_row(row, q.model_dump())
     row["abstained"] = row["verdict"]["abstained"]
@@ -137,7 +168,14 @@ def _resume(out: Path, run_key: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {}
 
 
-def _report(args: argparse.Namespace, settings: Any, store: ChunkStore, backend: str, questions: list[Question], rows: list[dict[str, Any]]) -> dict[str, Any]:
+def _report(
+    args: argparse.Namespace,
+    settings: Any,
+    store: ChunkStore,
+    backend: str,
+    questions: list[Question],
+    rows: list[dict[str, Any]],
+) -> dict[str, Any]:
     verdicts = [r["verdict"] for r in rows]
     metrics = summarize(verdicts, [r["latency_ms"] for r in rows if r.get("latency_ms")])
     metrics["fallbacks"] = sum(1 for r in rows if r.get("fallback"))
@@ -148,10 +186,15 @@ def _report(args: argparse.Namespace, settings: Any, store: ChunkStore, backend:
         by_type[qtype] = summarize([r["verdict"] for r in sub], [r["latency_ms"] for r in sub if r.get("latency_ms")])
     report: dict[str, Any] = {
         "question_set": str(args.question_set),
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "config": {
-            "backend": backend, "k": settings.qa.k, "verify": settings.qa.verify, "chunk_size": settings.ingest.chunk_size,
-            "candidates": settings.qa.candidates, "per_source": settings.qa.per_source, "abstain_threshold": settings.qa.abstain_threshold,
+            "backend": backend,
+            "k": settings.qa.k,
+            "verify": settings.qa.verify,
+            "chunk_size": settings.ingest.chunk_size,
+            "candidates": settings.qa.candidates,
+            "per_source": settings.qa.per_source,
+            "abstain_threshold": settings.qa.abstain_threshold,
         },
         "fingerprints": _fingerprints(store, settings, backend),
         "metrics": metrics,
@@ -179,7 +222,11 @@ def _judge(settings: Any, rows: list[dict[str, Any]]) -> str:
         except Exception as exc:
             return f"failed: {exc}"
         yes += verdict.strip().lower().startswith("yes")
-    return f"{yes}/{len(answered)} answers judged fully supported ({yes / len(answered):.2f})" if answered else "no answered questions"
+    return (
+        f"{yes}/{len(answered)} answers judged fully supported ({yes / len(answered):.2f})"
+        if answered
+        else "no answered questions"
+    )
 
 
 def _load_previous(prev_dir: Path, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -195,7 +242,12 @@ def _load_previous(prev_dir: Path, rows: list[dict[str, Any]]) -> dict[str, Any]
                 row = json.loads(line)
                 before[row["id"]] = passed(row)
     flipped = [
-        {"id": r["id"], "question": r["question"], "was": "pass" if before[r["id"]] else "fail", "now": "pass" if passed(r) else "fail"}
+        {
+            "id": r["id"],
+            "question": r["question"],
+            "was": "pass" if before[r["id"]] else "fail",
+            "now": "pass" if passed(r) else "fail",
+        }
         for r in rows
         if r["id"] in before and before[r["id"]] != passed(r)
     ]

@@ -23,7 +23,9 @@ _KINDS: list[tuple[int, re.Pattern[str]]] = [
     (5, re.compile(r"^\([a-z]\)\s", re.I)),
 ]
 MD_HEADING = re.compile(r"^(#{1,6})\s*(\S.*?)\s*#*\s*$")
-PLAIN_HEADING = re.compile(r"^\s*((?:ARTICLE|Article)\s+[IVXLC\d]+\b.{0,80}|§+\s*\d[\w.-]*.{0,120}|(?:ANNEX|PROTOCOL|SECTION)\b.{0,80})\s*$")
+PLAIN_HEADING = re.compile(
+    r"^\s*((?:ARTICLE|Article)\s+[IVXLC\d]+\b.{0,80}|§+\s*\d[\w.-]*.{0,120}|(?:ANNEX|PROTOCOL|SECTION)\b.{0,80})\s*$"
+)
 PARA_LABEL = re.compile(r"^\s*(\d{1,3}\.(?!\d)|\(\d{1,3}\)|\([A-Z]{1,3}\)|\([a-z]{1,4}\)|[A-Z]\.(?=\s))")
 SENTENCE_END = re.compile(r"(?<=[.!?;])[\"”’)]?\s+(?=[\"“(]?[A-Z0-9])")
 
@@ -83,7 +85,7 @@ def _sections(text: str, body_start: int, title: str) -> list[_Section]:
     stack: list[tuple[int, str]] = []
     current = _Section([], None, [])
     pending_head: int | None = None  # start of a heading run not yet followed by body
-    last_heading_rank: int | None = None
+    head_end = 0
     para: _Para | None = None
     pos = body_start
     for line in text[body_start:].splitlines(keepends=True):
@@ -107,12 +109,14 @@ def _sections(text: str, body_start: int, title: str) -> list[_Section]:
                     rank = 6 + level if level else 6
                 if rank > 0:
                     stack = [s for s in stack if s[0] < rank] + [(rank, _clean_label(htext))]
+                # Headings with no body of their own (Title, Chapter, §) open the next section's span.
+                head_start = start if current.paras or current.head_start is None else current.head_start
                 if current.paras:
                     sections.append(current)
-                current = _Section([s[1] for s in stack], start, [])
+                current = _Section([s[1] for s in stack], head_start, [])
                 pending_head = start
             current.path = [s[1] for s in stack]
-            last_heading_rank = rank
+            head_end = start + len(line.rstrip())
             para = None
             continue
         pending_head = None
@@ -122,7 +126,10 @@ def _sections(text: str, body_start: int, title: str) -> list[_Section]:
             current.paras.append(para)
         else:
             para.end = start + len(line.rstrip())
-    del last_heading_rank
+    if not current.paras and current.head_start is not None:
+        # Trailing headings (or a document of only headings) still land in a chunk.
+        current.paras.append(_Para(current.head_start, head_end, ""))
+        current.head_start = None
     if current.paras:
         sections.append(current)
     return sections
@@ -154,7 +161,11 @@ def chunk_document(text: str, title: str, doc_type: str, target: int = 800, body
     is_news = doc_type == "news"
     for sec in _sections(text, body_start, title):
         # Statute titles already name Title and §; chapters only lengthen the path.
-        inner = [p for p in sec.path if not re.match(r"(?i)(title|chapter|subtitle|part)\b", p)] if doc_type == "law" else sec.path
+        inner = (
+            [p for p in sec.path if not re.match(r"(?i)(title|chapter|subtitle|part)\b", p)]
+            if doc_type == "law"
+            else sec.path
+        )
         path = [title, *inner]
         if doc_type == "treaty" and not sec.path:
             path.append("Preamble")

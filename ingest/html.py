@@ -29,7 +29,7 @@ def _with_soup(html: str) -> tuple[str, str, str]:
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
     date = ""
     for meta in soup.find_all("meta"):
-        name = (meta.get("property") or meta.get("name") or "").lower()
+        name = str(meta.get("property") or meta.get("name") or "").lower()
         if "date" in name or "published" in name:
             date = normalize_date(str(meta.get("content", "")))
             if date:

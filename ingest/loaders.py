@@ -20,11 +20,9 @@ FEED_SUFFIXES = {".json", ".jsonl"}
 SUPPORTED = TEXT_SUFFIXES | HTML_SUFFIXES | FEED_SUFFIXES | {".pdf"}
 
 NEWS_HEADER = re.compile(r"^\s*date (\d{4}-\d{2}-\d{2}) (.+?)\s*$")
-ISO_DATE = re.compile(r"\b((?:19|20)\d{2})-(\d{2})-(\d{2})\b")
+ISO_DATE = re.compile(r"(?<!\d)((?:19|20)\d{2})-(\d{2})-(\d{2})(?!\d)")
 MONTHS = "january february march april may june july august september october november december".split()
-WRITTEN_DATE = re.compile(
-    r"\b(" + "|".join(m.capitalize() for m in MONTHS) + r")\s+(\d{1,2}),\s+((?:19|20)\d{2})\b"
-)
+WRITTEN_DATE = re.compile(r"\b(" + "|".join(m.capitalize() for m in MONTHS) + r")\s+(\d{1,2}),\s+((?:19|20)\d{2})\b")
 
 
 @dataclass
@@ -51,7 +49,9 @@ def load_file(path: Path) -> list[LoadedDoc]:
     except PermissionError:
         raise IngestError("permission denied: make the file readable (chmod +r) and ingest again") from None
     except OSError as exc:
-        raise IngestError(f"cannot read the file ({exc.strerror or exc}); check it exists and is a regular file") from None
+        raise IngestError(
+            f"cannot read the file ({exc.strerror or exc}); check it exists and is a regular file"
+        ) from None
     if not raw.strip():
         raise IngestError("empty file: nothing to ingest")
     if suffix == ".pdf":
@@ -124,7 +124,13 @@ def _html(path: Path, text: str) -> LoadedDoc:
     body, title, date = html_to_text(text)
     if not body.strip():
         raise IngestError("HTML has no visible text")
-    return LoadedDoc(str(path), str(path), body, title or _title_from_text(body) or _title_from_name(path), date or find_date(body, path))
+    return LoadedDoc(
+        str(path),
+        str(path),
+        body,
+        title or _title_from_text(body) or _title_from_name(path),
+        date or find_date(body, path),
+    )
 
 
 def _pdf(path: Path, raw: bytes) -> LoadedDoc:
@@ -148,7 +154,13 @@ def _pdf(path: Path, raw: bytes) -> LoadedDoc:
     text = "\n\n".join(p.strip() for p in pages if p.strip())
     if not text.strip():
         raise IngestError("PDF has no text layer (scanned image?); run OCR first")
-    return LoadedDoc(str(path), str(path), text, meta_title.strip() or _title_from_text(text) or _title_from_name(path), find_date(text, path))
+    return LoadedDoc(
+        str(path),
+        str(path),
+        text,
+        meta_title.strip() or _title_from_text(text) or _title_from_name(path),
+        find_date(text, path),
+    )
 
 
 TEXT_FIELDS = ("text", "content", "body", "article", "description", "summary")
@@ -173,9 +185,14 @@ def _feed(path: Path, text: str, suffix: str) -> list[LoadedDoc]:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise IngestError(f"broken JSON at line {exc.lineno} column {exc.colno} ({exc.msg}); fix or re-export the file") from None
+            raise IngestError(
+                f"broken JSON at line {exc.lineno} column {exc.colno} ({exc.msg}); fix or re-export the file"
+            ) from None
         if isinstance(data, dict):
-            items = next((v for k in ("items", "articles", "entries", "data", "records") if isinstance(v := data.get(k), list)), [data])
+            items = next(
+                (v for k in ("items", "articles", "entries", "data", "records") if isinstance(v := data.get(k), list)),
+                [data],
+            )
         else:
             items = data if isinstance(data, list) else []
         records = [(f"record {i + 1}", item) for i, item in enumerate(items)]

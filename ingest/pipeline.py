@@ -116,12 +116,16 @@ class Ingestor:
         for path in bar:
             report.files_seen += 1
             if path.suffix.lower() not in SUPPORTED:
-                report.files_skipped.append(FileError(path=str(path), error=f"unsupported type '{path.suffix or path.name}', skipped"))
+                report.files_skipped.append(
+                    FileError(path=str(path), error=f"unsupported type '{path.suffix or path.name}', skipped")
+                )
                 continue
             try:
                 size_mb = path.stat().st_size / 1e6
                 if size_mb > self.config.max_file_mb:
-                    raise IngestError(f"file is {size_mb:.0f} MB, over the {self.config.max_file_mb:.0f} MB limit (RAGQA_MAX_FILE_MB)")
+                    raise IngestError(
+                        f"file is {size_mb:.0f} MB, over the {self.config.max_file_mb:.0f} MB limit (RAGQA_MAX_FILE_MB)"
+                    )
                 docs = load_file(path)
             except IngestError as exc:
                 report.files_failed.append(FileError(path=str(path), error=str(exc)))
@@ -176,14 +180,32 @@ class Ingestor:
         file_name = Path(source).name
         metas = [
             ChunkMeta(
-                doc_id=doc_id, source=source, file_name=file_name, title=doc.title, doc_type=doc_type, date=doc.date,
-                date_num=date_num(doc.date), section=c.section, start=c.start, end=c.end, content_hash=content_hash, chunk_index=i,
+                doc_id=doc_id,
+                source=source,
+                file_name=file_name,
+                title=doc.title,
+                doc_type=doc_type,
+                date=doc.date,
+                date_num=date_num(doc.date),
+                section=c.section,
+                start=c.start,
+                end=c.end,
+                content_hash=content_hash,
+                chunk_index=i,
             )
             for i, c in enumerate(chunks)
         ]
         record = DocRecord(
-            doc_id=doc_id, source=source, file_name=file_name, title=doc.title, doc_type=doc_type, date=doc.date,
-            content_hash=content_hash, chunks=len(chunks), chars=len(doc.text), text=doc.text,
+            doc_id=doc_id,
+            source=source,
+            file_name=file_name,
+            title=doc.title,
+            doc_type=doc_type,
+            date=doc.date,
+            content_hash=content_hash,
+            chunks=len(chunks),
+            chars=len(doc.text),
+            text=doc.text,
         )
         return _Pending(record, metas, [c.text for c in chunks], [embed_text(c, doc.date) for c in chunks])
 
@@ -196,6 +218,8 @@ class Ingestor:
         offset = 0
         for item in pending:
             n = len(item.metas)
-            report.chunks_deleted += self.store.write_document(item.record, item.metas, item.texts, vectors[offset : offset + n])
+            report.chunks_deleted += self.store.write_document(
+                item.record, item.metas, item.texts, vectors[offset : offset + n]
+            )
             report.chunks_added += n
             offset += n

@@ -5,4 +5,14 @@ from .config import QAConfig
 from .retrieval import HybridRetriever, LexicalIndex
 from .types import Answer, Citation, Filters, Passage
 
-__all__ = ["ABSTAIN", "Answer", "Answerer", "Citation", "Filters", "HybridRetriever", "LexicalIndex", "Passage", "QAConfig"]
+__all__ = [
+    "ABSTAIN",
+    "Answer",
+    "Answerer",
+    "Citation",
+    "Filters",
+    "HybridRetriever",
+    "LexicalIndex",
+    "Passage",
+    "QAConfig",
+]

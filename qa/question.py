@@ -8,9 +8,66 @@ from dataclasses import dataclass, field
 from .text import STOP, tokens
 
 YESNO_START = re.compile(r"^(is|are|was|were|do|does|did|can|could|has|have|had|will|would|should|must|may)\b", re.I)
-AUX = {"is", "are", "was", "were", "do", "does", "did", "has", "have", "had", "must", "should", "can", "will", "would", "could", "may", "shall"}
-PERSON_NOUNS = {"president", "minister", "negotiator", "secretary", "leader", "official", "ambassador", "diplomat", "envoy", "chancellor", "advisor", "adviser", "spokesman", "spokeswoman", "person", "general", "head"}
-CALENDAR = {"january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"}
+AUX = {
+    "is",
+    "are",
+    "was",
+    "were",
+    "do",
+    "does",
+    "did",
+    "has",
+    "have",
+    "had",
+    "must",
+    "should",
+    "can",
+    "will",
+    "would",
+    "could",
+    "may",
+    "shall",
+}
+PERSON_NOUNS = {
+    "president",
+    "minister",
+    "negotiator",
+    "secretary",
+    "leader",
+    "official",
+    "ambassador",
+    "diplomat",
+    "envoy",
+    "chancellor",
+    "advisor",
+    "adviser",
+    "spokesman",
+    "spokeswoman",
+    "person",
+    "general",
+    "head",
+}
+CALENDAR = {
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+}
 PLACE_NOUNS = {"city", "country", "place", "location", "base", "capital", "area", "atoll", "island"}
 
 
@@ -36,11 +93,16 @@ def classify(q: str) -> str:
         return "year"
     if re.search(r"\bwhen\b|\b(what|which)\s+(date|day|month)\b|\bby\s+what\s+date\b", low):
         return "date"
-    if re.search(r"\bhow\s+(many|much|large|far|often|long|big|old|high)\b|\b(what|which)\s+(number|percentage|share|amount|range|distance|limit)\b|\bmaximum\s+(number|range)\b|\bhow\s+\w+\s+in\s+advance\b", low):
+    if re.search(
+        r"\bhow\s+(many|much|large|far|often|long|big|old|high)\b|\b(what|which)\s+(number|percentage|share|amount|range|distance|limit)\b|\bmaximum\s+(number|range)\b|\bhow\s+\w+\s+in\s+advance\b",
+        low,
+    ):
         return "number"
     if re.search(r"\b(which|what)\s+(treaty|agreement|convention|accord)\b", low):
         return "treaty"
-    if re.match(r"^(who|whom)\b", low) or re.search(r"\b(which|what)\s+(\w+\s+)?(" + "|".join(PERSON_NOUNS) + r")s?\b", low):
+    if re.match(r"^(who|whom)\b", low) or re.search(
+        r"\b(which|what)\s+(\w+\s+)?(" + "|".join(PERSON_NOUNS) + r")s?\b", low
+    ):
         return "person"
     if re.match(r"^where\b", low) or re.search(r"\b(which|what)\s+(" + "|".join(PLACE_NOUNS) + r")\b", low):
         return "place"
@@ -63,7 +125,9 @@ def analyze(q: str) -> QuestionInfo:
     if m:
         head = [t for t in tokens(m.group(2)) if t not in {"new"}]
     years = [int(y) for y in re.findall(r"\b(19[4-9]\d|20[0-4]\d)\b", q)]
-    counted = re.search(r"\bhow\s+many\s+((?:[\w-]+\s+){0,2}?[\w-]+)\s+(?:" + "|".join(AUX) + r"|could|might)\b", q, re.I)
+    counted = re.search(
+        r"\bhow\s+many\s+((?:[\w-]+\s+){0,2}?[\w-]+)\s+(?:" + "|".join(AUX) + r"|could|might)\b", q, re.I
+    )
     unit = tokens(counted.group(1)) if counted else []
     return QuestionInfo(q, classify(q), tokens(q), entities, head, years, unit)
 

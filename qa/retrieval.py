@@ -43,7 +43,10 @@ class LexicalIndex:
         self._vocab = vocab
         self._bm25 = bm25s.BM25()
         if ids:
-            self._bm25.index(bm25s.tokenization.Tokenized(ids=[[vocab[t] for t in toks] for toks in corpus_tokens], vocab=vocab), show_progress=False)
+            self._bm25.index(
+                bm25s.tokenization.Tokenized(ids=[[vocab[t] for t in toks] for toks in corpus_tokens], vocab=vocab),
+                show_progress=False,
+            )
         self.years = np.array([m.date_num // 10000 for m in metas], dtype=np.int32)
         # Whole-document vocabularies: a chunk often lacks the names its document is about.
         self.doc_tokens: dict[str, set[str]] = {}
@@ -57,7 +60,11 @@ class LexicalIndex:
         Conventional Armed Forces in Europe'), when the document itself never uses them."""
         out: dict[str, list[str]] = {}
         for acro in set(re.findall(r"\b[A-Z]{3,6}\b", text)):
-            hits = [doc for doc, title in self.titles.items() if _abbreviates(acro, title) and stem(acro.lower()) not in self.doc_tokens[doc]]
+            hits = [
+                doc
+                for doc, title in self.titles.items()
+                if _abbreviates(acro, title) and stem(acro.lower()) not in self.doc_tokens[doc]
+            ]
             if 0 < len(hits) <= 2:
                 out[acro] = hits
         return out
@@ -137,7 +144,9 @@ class HybridRetriever:
     def embed_query(self, query: str) -> np.ndarray:
         return self.store.embedder.embed([self.index.expand(query)])[0]
 
-    def retrieve(self, query: str, k: int | None = None, filters: Filters | None = None, vector: np.ndarray | None = None) -> list[Passage]:
+    def retrieve(
+        self, query: str, k: int | None = None, filters: Filters | None = None, vector: np.ndarray | None = None
+    ) -> list[Passage]:
         k = k or self.config.k
         filters = filters or Filters()
         cfg = self.config
@@ -200,9 +209,18 @@ class HybridRetriever:
             m = self.index.metas[row]
             out.append(
                 Passage(
-                    id=cid, text=self.index.texts[row], source=m.source, file_name=m.file_name, title=m.title,
-                    doc_type=m.doc_type, date=m.date, section=m.section, start=m.start, end=m.end,
-                    score=round(fused[cid], 5), dense=round(cosine.get(cid, 0.0), 4),
+                    id=cid,
+                    text=self.index.texts[row],
+                    source=m.source,
+                    file_name=m.file_name,
+                    title=m.title,
+                    doc_type=m.doc_type,
+                    date=m.date,
+                    section=m.section,
+                    start=m.start,
+                    end=m.end,
+                    score=round(fused[cid], 5),
+                    dense=round(cosine.get(cid, 0.0), 4),
                 )
             )
         return out

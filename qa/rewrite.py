@@ -8,7 +8,10 @@ from collections.abc import Callable, Sequence
 
 import prompts
 
-PRONOUN = re.compile(r"\b(it|its|this treaty|that treaty|the treaty|this agreement|that agreement|they|them|their|he|she|his|her)\b", re.I)
+PRONOUN = re.compile(
+    r"\b(it|its|this treaty|that treaty|the treaty|this agreement|that agreement|they|them|their|he|she|his|her)\b",
+    re.I,
+)
 FOLLOW_UP_START = re.compile(r"^\s*(and|but|also|what about|how about|so)\b[\s,]*", re.I)
 ENTITY = re.compile(
     r"\b(?:the\s+)?(?:[A-Z][\w.-]*\s+)*(?:Treaty|Agreement|Convention|Protocol|Statement|Code)(?:\s+(?:on|of|for)\s+(?:the\s+)?[A-Z][\w-]*(?:\s+[A-Z][\w-]*)*)?"
@@ -19,13 +22,19 @@ ENTITY = re.compile(
 
 def needs_rewrite(question: str) -> bool:
     words = question.split()
-    return bool(FOLLOW_UP_START.match(question) or (PRONOUN.search(question) and not ENTITY.search(question)) or len(words) <= 3)
+    return bool(
+        FOLLOW_UP_START.match(question) or (PRONOUN.search(question) and not ENTITY.search(question)) or len(words) <= 3
+    )
 
 
 def main_entity(text: str) -> str:
     """The most specific named thing in a question (treaty names and acronyms first)."""
     found = [m.group(0).strip() for m in ENTITY.finditer(text)]
-    found = [f for f in found if f.split()[0] not in {"When", "What", "Which", "Who", "How", "Where", "Did", "Does", "Is", "Are", "Was"}]
+    found = [
+        f
+        for f in found
+        if f.split()[0] not in {"When", "What", "Which", "Who", "How", "Where", "Did", "Does", "Is", "Are", "Was"}
+    ]
     if not found:
         return ""
     return max(found, key=lambda f: (("Treaty" in f or "treaty" in f or f.isupper()), len(f)))
@@ -44,6 +53,7 @@ def rule_rewrite(question: str, history: Sequence[tuple[str, str]]) -> str:
     if not entity:
         return q[0].upper() + q[1:] if q else question
     if PRONOUN.search(q):
+
         def sub(m: re.Match[str]) -> str:
             possessive = m.group(0).lower() in ("its", "their", "his", "her")
             named = entity.lower().startswith("the ") or (" " not in entity and not entity.isupper())

@@ -14,7 +14,9 @@ STOP = frozenset(
     per only own same very just up out off again further once here s t according say said says""".split()
 )
 SENT_SPLIT = re.compile(r"(?<=[.!?])[\"”’)\]]*\s+(?=[\"“(\[]?[A-Z0-9])|\n\s*\n|\n(?=\s*(?:\(\w{1,4}\)|\d{1,3}\.)\s)")
-ABBREV = re.compile(r"\b(?:U\.S\.C|U\.S|U\.K|No|Nos|Art|Sec|para|Dr|Mr|Mrs|Ms|St|Gen|Lt|Col|Sen|Rep|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|Calif|etc|e\.g|i\.e|cf|vs)\.$")
+ABBREV = re.compile(
+    r"\b(?:U\.S\.C|U\.S|U\.K|No|Nos|Art|Sec|para|Dr|Mr|Mrs|Ms|St|Gen|Lt|Col|Sen|Rep|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|Calif|etc|e\.g|i\.e|cf|vs)\.$"
+)
 
 
 @lru_cache(maxsize=1)

@@ -13,8 +13,28 @@ from .types import Passage
 
 MARKER = re.compile(r"\s*\[(\d{1,3})\]")
 CLAIM_SPLIT = re.compile(r"(?<=[.!?;])\s+(?=[A-Z“\"])")
-CAP_WORD = re.compile(r"\b[A-Z][a-z]{2,}(?:\s+[A-Z][a-z]{2,})*\b")
-COMMON_CAPS = {"The", "This", "That", "Yes", "No", "Under", "According", "They", "There", "It", "He", "She", "In", "On", "At", "By", "And", "But", "Documents"}
+CAP_WORD = re.compile(r"\b[A-Z][a-z]{2,}(?:\s+[A-Z][a-z]{2,})*\b|\b[A-Z][A-Z0-9-]{2,}\b")
+COMMON_CAPS = {
+    "The",
+    "This",
+    "That",
+    "Yes",
+    "No",
+    "Under",
+    "According",
+    "They",
+    "There",
+    "It",
+    "He",
+    "She",
+    "In",
+    "On",
+    "At",
+    "By",
+    "And",
+    "But",
+    "Documents",
+}
 
 
 @dataclass

@@ -16,11 +16,18 @@ class StoreConfig(BaseSettings):
 
     data_dir: Path = Field(Path(".ragqa"), description="Folder for the embedded store, locks, feedback and uploads.")
     collection: str = Field("ragqa", description="Chroma collection name.")
-    chroma_host: str | None = Field(None, description="Chroma server host; unset means the embedded store in the data dir.")
+    chroma_host: str | None = Field(
+        None, description="Chroma server host; unset means the embedded store in the data dir."
+    )
     chroma_port: int = Field(8000, description="Chroma server port.")
     embeddings: Literal["local", "openai", "fake"] = Field(
-        "local", description="Embedding backend: the bundled MiniLM, an OpenAI-compatible /v1/embeddings server, or a hash fake for tests."
+        "local",
+        description="Embedding backend: the bundled MiniLM, an OpenAI-compatible /v1/embeddings server, or a hash fake for tests.",
     )
-    embedding_model: str = Field("all-MiniLM-L6-v2", description="Embedding model name (for `openai`, the server's model name).")
+    embedding_model: str = Field(
+        "all-MiniLM-L6-v2", description="Embedding model name (for `openai`, the server's model name)."
+    )
     embedding_batch_size: int = Field(64, description="Texts per embedding batch.")
-    embeddings_base_url: str | None = Field(None, description="Base URL of an OpenAI-compatible embeddings server (RAGQA_EMBEDDINGS=openai).")
+    embeddings_base_url: str | None = Field(
+        None, description="Base URL of an OpenAI-compatible embeddings server (RAGQA_EMBEDDINGS=openai)."
+    )

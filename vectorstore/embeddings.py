@@ -120,8 +120,13 @@ def make_embedder(config: StoreConfig) -> Embedder:
         return FakeEmbedder()
     if config.embeddings == "openai":
         if not config.embeddings_base_url:
-            raise EmbeddingError("RAGQA_EMBEDDINGS=openai needs RAGQA_EMBEDDINGS_BASE_URL (e.g. http://127.0.0.1:8080/v1)")
+            raise EmbeddingError(
+                "RAGQA_EMBEDDINGS=openai needs RAGQA_EMBEDDINGS_BASE_URL (e.g. http://127.0.0.1:8080/v1)"
+            )
         return OpenAIEmbedder(
-            config.embeddings_base_url, config.embedding_model, os.environ.get("RAGQA_OPENAI_API_KEY"), config.embedding_batch_size
+            config.embeddings_base_url,
+            config.embedding_model,
+            os.environ.get("RAGQA_OPENAI_API_KEY"),
+            config.embedding_batch_size,
         )
     return MiniLMEmbedder(config.embedding_batch_size)

@@ -124,7 +124,10 @@ class ChunkStore:
             if name not in existing and not create:
                 raise StoreError(f"collection '{name}' does not exist; run `ragqa ingest PATH` first")
             self.chunks = self._client.get_or_create_collection(
-                name, metadata=wanted, configuration={"hnsw": {"space": "cosine"}}, embedding_function=_ef(self.embedder)
+                name,
+                metadata=wanted,
+                configuration={"hnsw": {"space": "cosine"}},
+                embedding_function=_ef(self.embedder),
             )
             self.docs = self._client.get_or_create_collection(docs_name, embedding_function=_ef(self.embedder))
         except StoreError:
@@ -132,7 +135,10 @@ class ChunkStore:
         except Exception as exc:
             raise StoreError(f"cannot open collection '{name}' ({type(exc).__name__}: {str(exc)[:160]})") from None
         meta = self.chunks.metadata or {}
-        if (meta.get("embedding_model"), meta.get("embedding_dim")) != (wanted["embedding_model"], wanted["embedding_dim"]):
+        if (meta.get("embedding_model"), meta.get("embedding_dim")) != (
+            wanted["embedding_model"],
+            wanted["embedding_dim"],
+        ):
             raise StoreError(
                 f"the collection '{name}' was built with model {meta.get('embedding_model')} "
                 f"({meta.get('embedding_dim')} dims) but {self.embedder.name} ({self.embedder.dim} dims) is configured; "
@@ -162,7 +168,9 @@ class ChunkStore:
             return None
         return DocRecord.model_validate({**got["metadatas"][0], "text": got["documents"][0] or ""})
 
-    def write_document(self, record: DocRecord, metas: Sequence[ChunkMeta], texts: Sequence[str], vectors: np.ndarray) -> int:
+    def write_document(
+        self, record: DocRecord, metas: Sequence[ChunkMeta], texts: Sequence[str], vectors: np.ndarray
+    ) -> int:
         """Store a document's chunks, then commit its record, then drop its older chunks.
 
         Chunk ids are deterministic (doc id, content hash, index), so repeating this after a
@@ -177,8 +185,15 @@ class ChunkStore:
                 metadatas=[m.to_chroma() for m in metas[i : i + 500]],
             )
         meta = record.model_dump(exclude={"text"})
-        self.docs.upsert(ids=[record.doc_id], embeddings=[[1.0] + [0.0] * (self.embedder.dim - 1)], documents=[record.text], metadatas=[meta])
-        return self._delete_chunks({"$and": [{"doc_id": record.doc_id}, {"content_hash": {"$ne": record.content_hash}}]})
+        self.docs.upsert(
+            ids=[record.doc_id],
+            embeddings=[[1.0] + [0.0] * (self.embedder.dim - 1)],
+            documents=[record.text],
+            metadatas=[meta],
+        )
+        return self._delete_chunks(
+            {"$and": [{"doc_id": record.doc_id}, {"content_hash": {"$ne": record.content_hash}}]}
+        )
 
     def delete_document(self, doc_id: str) -> int:
         deleted = self._delete_chunks({"doc_id": doc_id})
@@ -189,7 +204,9 @@ class ChunkStore:
         """Remove chunks no committed document record owns (left by a killed ingest)."""
         committed = {d.doc_id: d.content_hash for d in self.documents()}
         stale = [
-            cid for cid, _, meta in self._pages(self.chunks, ["metadatas"]) if committed.get(meta["doc_id"]) != meta["content_hash"]
+            cid
+            for cid, _, meta in self._pages(self.chunks, ["metadatas"])
+            if committed.get(meta["doc_id"]) != meta["content_hash"]
         ]
         for i in range(0, len(stale), 500):
             self.chunks.delete(ids=stale[i : i + 500])
@@ -218,13 +235,18 @@ class ChunkStore:
             return []
         try:
             res = self.chunks.query(
-                query_embeddings=[vector], n_results=n, where=where or None, include=["documents", "metadatas", "distances"]
+                query_embeddings=[vector],
+                n_results=n,
+                where=where or None,
+                include=["documents", "metadatas", "distances"],
             )
         except Exception as exc:
             raise StoreError(f"the store did not answer a query ({type(exc).__name__}: {str(exc)[:120]})") from None
         return [
             Hit(cid, doc or "", ChunkMeta.from_chroma(meta), 1.0 - float(dist))
-            for cid, doc, meta, dist in zip(res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0], strict=True)
+            for cid, doc, meta, dist in zip(
+                res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0], strict=True
+            )
         ]
 
     def heartbeat(self) -> None:
@@ -232,7 +254,9 @@ class ChunkStore:
         try:
             self.chunks.count()
         except Exception as exc:
-            raise StoreError(f"the store is unavailable ({type(exc).__name__}); check the Chroma server or data dir") from None
+            raise StoreError(
+                f"the store is unavailable ({type(exc).__name__}); check the Chroma server or data dir"
+            ) from None
 
     @staticmethod
     def _pages(collection: Any, include: list[str]) -> Iterator[tuple[str, Any, dict[str, Any]]]:
@@ -243,8 +267,7 @@ class ChunkStore:
             if not ids:
                 return
             docs = got.get("documents") or [None] * len(ids)
-            for cid, doc, meta in zip(ids, docs, got["metadatas"], strict=True):
-                yield cid, doc, meta
+            yield from zip(ids, docs, got["metadatas"], strict=True)
             offset += len(ids)
 
 

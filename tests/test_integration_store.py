@@ -1,0 +1,91 @@
+"""Real components: the MiniLM model over the shared corpus, and a real Chroma server."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from cli import build_store, main
+from ingest import Ingestor
+from tests.conftest import CORPUS, FIXTURES, free_port
+
+pytestmark = pytest.mark.integration
+
+
+def test_minilm_search_finds_the_seed_article(corpus_store) -> None:  # type: ignore[no-untyped-def]
+    settings, store, report = corpus_store
+    assert report.files_ingested == 17 and report.chunks_added == store.count()
+    from qa import HybridRetriever
+
+    top = HybridRetriever(store, settings.qa).retrieve("INF treaty withdrawal February", k=3)
+    assert "2019-01-16-lavrov-inf.txt" in [p.file_name for p in top]
+
+
+def test_reingest_of_unchanged_corpus_adds_nothing(corpus_store) -> None:  # type: ignore[no-untyped-def]
+    settings, store, first = corpus_store
+    again = Ingestor(store, settings.ingest, settings.store.data_dir, progress=False).run([CORPUS])
+    assert (again.files_unchanged, again.chunks_added, again.chunks_deleted) == (17, 0, 0)
+    assert again.seconds < first.seconds  # a fraction in practice; the ratio is measured by `ragqa bench`
+
+
+@pytest.fixture
+def chroma_server(tmp_path: Path):  # type: ignore[no-untyped-def]
+    exe = shutil.which("chroma") or str(Path(os.sys.executable).parent / "chroma")
+    port = free_port()
+    proc = subprocess.Popen(
+        [exe, "run", "--path", str(tmp_path / "server-data"), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+    )
+    import urllib.request
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        pytest.fail("chroma server did not start")
+    yield port
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+def test_chroma_server_mode_by_configuration_only(chroma_server: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("RAGQA_CHROMA_HOST", "127.0.0.1")
+    monkeypatch.setenv("RAGQA_CHROMA_PORT", str(chroma_server))
+    monkeypatch.setenv("RAGQA_EMBEDDINGS", "fake")
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    shutil.copy(FIXTURES / "treaty.md", corpus)
+    assert main(["ingest", str(corpus), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["files_ingested"] == 1
+    assert main(["ingest", str(corpus), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["chunks_added"] == 0
+    assert main(["stats", "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["documents"] == 1 and stats["store"] == f"127.0.0.1:{chroma_server}"
+    assert not (tmp_path / "data" / "chroma").exists(), "nothing was written to the embedded store"
+    assert main(["search", "withdraw notice", "--json", "-k", "2"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["file_name"] == "treaty.md"
+
+
+def test_unreachable_chroma_server_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("RAGQA_CHROMA_HOST", "127.0.0.1")
+    monkeypatch.setenv("RAGQA_CHROMA_PORT", str(free_port()))
+    monkeypatch.setenv("RAGQA_EMBEDDINGS", "fake")
+    assert main(["stats"]) == 2
+    assert "unreachable" in capsys.readouterr().err
+
+
+def test_build_store_reuses_settings(corpus_store) -> None:  # type: ignore[no-untyped-def]
+    settings, store, _ = corpus_store
+    assert build_store(settings, create=False).count() == store.count()
