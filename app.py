@@ -1,0 +1,406 @@
+"""The browser chat (Gradio): answers streamed with inline [n] markers, the sources beside
+them, follow-ups, filters, a documents tab with uploads, feedback, and an `/ask` API.
+
+Thin by design: every answer comes from `qa.Answerer`, every upload goes through `ingest`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import ipaddress
+import json
+import logging
+import re
+import shutil
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from ingest import SUPPORTED, Ingestor
+from qa import Answer, Answerer, Filters
+from vectorstore import ChunkStore, RagqaError
+
+log = logging.getLogger(__name__)
+
+EXAMPLES = [
+    "When was the US exit date from the INF treaty?",
+    "Who was Russia's top negotiator at the Geneva talks on the INF Treaty?",
+    "How much advance notice must a State Party give to withdraw from the Treaty on Open Skies?",
+    "Is the CFE Treaty limited in duration?",
+]
+MAX_UPLOAD_MB = 20
+SAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]+")
+
+CSS = """
+.ragqa-sources { max-height: 72vh; overflow-y: auto; }
+.src-card { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 10px 12px; margin-bottom: 10px; }
+.src-card h4 { margin: 0 0 4px 0; font-size: 0.98em; }
+.src-meta { color: var(--body-text-color-subdued); font-size: 0.85em; margin-bottom: 6px; }
+.src-text { font-size: 0.9em; line-height: 1.45; white-space: pre-wrap; }
+.src-text mark { background: #fde68a; color: #111; padding: 0 2px; border-radius: 3px; }
+.src-n { display: inline-block; min-width: 1.6em; text-align: center; background: #3b7dd8; color: white; border-radius: 4px; margin-right: 6px; }
+.searched { color: var(--body-text-color-subdued); font-size: 0.9em; }
+.notice { color: #a15c00; }
+.doc-table td, .doc-table th { padding: 4px 8px; text-align: left; }
+"""
+
+
+def _esc(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def _tidy(text: str) -> str:
+    """Escaped passage text with runs of blank lines folded (some sources pad paragraphs)."""
+    return _esc(re.sub(r"\n\s*\n\s*", "\n\n", text))
+
+
+def _section(section: str, title: str) -> str:
+    """The section path without the title it starts with (the card already shows it)."""
+    rest = section[len(title) :].lstrip(" ›") if section.startswith(title) else section
+    return _esc(rest or "whole document")
+
+
+def answer_markdown(ans: Answer) -> str:
+    """Chat text: escaped answer with [n] markers linked to the source cards."""
+    body = _esc(ans.answer)
+    body = re.sub(r"\[(\d{1,2})\]", lambda m: f'<a href="#src-{m.group(1)}" class="cite">[{m.group(1)}]</a>', body)
+    if ans.abstained:
+        body += "<br><em>The closest passages are shown beside the chat; none of them answers the question.</em>"
+    if ans.notice:
+        body += f'<br><span class="notice">⚠ {_esc(ans.notice)}</span>'
+    return body
+
+
+def sources_html(ans: Answer | None) -> str:
+    """Source cards: title, date, type, section, file and the passage with the quote marked."""
+    if ans is None:
+        return "<div class='ragqa-sources'><p>Sources appear here, with the supporting sentence highlighted.</p></div>"
+    cards = []
+    if ans.citations:
+        for c in ans.citations:
+            passage = c.passage or c.quote
+            at = passage.find(c.quote)
+            if at >= 0:
+                text = _tidy(passage[:at]) + "<mark>" + _esc(c.quote) + "</mark>" + _tidy(passage[at + len(c.quote) :])
+            else:
+                text = "<mark>" + _esc(c.quote) + "</mark>"
+            meta = " · ".join(x for x in (c.date, c.doc_type, _esc(c.source)) if x)
+            cards.append(
+                f"<div class='src-card' id='src-{c.n}'><h4><span class='src-n'>{c.n}</span>{_esc(c.title)}</h4>"
+                f"<div class='src-meta'>{meta}<br>{_section(c.section, c.title)}</div><div class='src-text'>{text.strip()}</div></div>"
+            )
+        head = "<h3>Sources</h3>"
+    else:
+        for i, p in enumerate(ans.passages[:4], 1):
+            meta = " · ".join(x for x in (p.date, p.doc_type, _esc(p.file_name)) if x)
+            cards.append(
+                f"<div class='src-card'><h4>{_esc(p.title)}</h4><div class='src-meta'>{meta}<br>{_section(p.section, p.title)}</div>"
+                f"<div class='src-text'>{_tidy(p.text[:700]).strip()}{'…' if len(p.text) > 700 else ''}</div></div>"
+            )
+        head = "<h3>Closest passages (they do not answer the question)</h3>"
+    return f"<div class='ragqa-sources'>{head}{''.join(cards)}</div>"
+
+
+def documents_html(store: ChunkStore) -> str:
+    docs = sorted(store.documents(), key=lambda d: (d.doc_type, d.date, d.title))
+    rows = "".join(
+        f"<tr><td>{_esc(d.title)}</td><td>{d.doc_type}</td><td>{d.date or '–'}</td><td>{d.chunks}</td><td>{_esc(d.file_name)}</td></tr>"
+        for d in docs
+    )
+    return (
+        f"<p>{len(docs)} documents, {store.count()} passages indexed.</p><table class='doc-table'>"
+        f"<tr><th>Title</th><th>Type</th><th>Date</th><th>Passages</th><th>File</th></tr>{rows}</table>"
+    )
+
+
+def safe_upload_name(name: str) -> str:
+    """A file name to store an upload under; refuses path tricks instead of guessing."""
+    base = name.replace("\\", "/").split("/")[-1]
+    if name != base and ("/" in name or "\\" in name) and (".." in name.split("/") or name.startswith("/")):
+        raise RagqaError(f"refused file name '{name}': it points outside the upload folder")
+    clean = SAFE_NAME.sub("_", base).strip(" .")
+    if not clean or clean in {".", ".."}:
+        raise RagqaError(f"refused file name '{name}'")
+    return clean
+
+
+class ChatApp:
+    """State shared by the UI handlers: one Answerer (one model load) behind a lock."""
+
+    def __init__(self, answerer: Answerer, settings: Any) -> None:
+        self.answerer = answerer
+        self.settings = settings
+        self.lock = threading.Lock()
+        self.data_dir: Path = settings.store.data_dir
+        self.feedback_path = self.data_dir / "feedback.jsonl"
+
+    # -- answering ------------------------------------------------------------------
+    def respond(
+        self,
+        message: str,
+        history: list[dict[str, Any]],
+        backend: str,
+        k: int,
+        doc_types: list[str],
+        since: str,
+        until: str,
+        answers: list[dict[str, Any]],
+    ) -> Iterator[tuple[list[dict[str, Any]], str, str, list[dict[str, Any]], str]]:
+        message = (message or "").strip()
+        if not message:
+            yield history, sources_html(None), "", answers, ""
+            return
+        pairs = _pairs(history, answers)
+        history = [*history, {"role": "user", "content": _esc(message)}, {"role": "assistant", "content": "…"}]
+        yield history, sources_html(None), "", answers, ""
+        try:
+            filters = Filters(doc_types=doc_types or [], since=since.strip() or None, until=until.strip() or None)
+            with self.lock:
+                final: Answer | None = None
+                partial = ""
+                for item in self.answerer.stream(message, pairs, filters, backend, int(k)):
+                    if isinstance(item, Answer):
+                        final = item
+                    else:
+                        partial += item
+                        history[-1] = {"role": "assistant", "content": _esc(partial) + " ▌"}
+                        yield history, sources_html(None), "", answers, ""
+            assert final is not None
+            history[-1] = {"role": "assistant", "content": answer_markdown(final)}
+            answers = [
+                *answers,
+                final.model_dump(exclude={"passages"}) | {"passages": [p.model_dump() for p in final.passages[:4]]},
+            ]
+            searched = f"<span class='searched'>Searched for: “{_esc(final.rewritten_question)}” · {final.backend} · {final.timings_ms.get('total', 0):.0f} ms</span>"
+            yield history, sources_html(final), searched, answers, ""
+        except RagqaError as exc:
+            history[-1] = {"role": "assistant", "content": f"⚠ {_esc(str(exc))}"}
+            yield history, sources_html(None), "", [*answers, {}], ""
+        except Exception as exc:  # the page must survive any backend failure
+            log.exception("answer failed")
+            history[-1] = {
+                "role": "assistant",
+                "content": f"⚠ Something went wrong answering this ({_esc(type(exc).__name__)}). Try again.",
+            }
+            yield history, sources_html(None), "", [*answers, {}], ""
+
+    def ask_api(self, question: str) -> dict[str, Any]:
+        """`/ask`: the same JSON object as `ragqa ask --json`."""
+        with self.lock:
+            answer = self.answerer.ask(question)
+        return json.loads(answer.model_dump_json(exclude={"passages"}))
+
+    # -- feedback -------------------------------------------------------------------
+    def feedback(self, data: Any, history: list[dict[str, Any]], answers: list[dict[str, Any]]) -> None:
+        index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
+        turn = sum(1 for m in history[: index + 1] if m["role"] == "assistant") - 1
+        if not (0 <= turn < len(answers)) or not answers[turn]:
+            return
+        ans = answers[turn]
+        record = {
+            "id": f"feedback-{int(time.time() * 1000)}",
+            "question": ans["question"],
+            "answer": ans["answer"],
+            "sources": sorted({c["source"] for c in ans.get("citations", [])}),
+            "type": "unanswerable" if ans.get("abstained") else "",
+            "feedback": "up" if data.liked else "down",
+            "backend": ans.get("backend", ""),
+        }
+        self.feedback_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.feedback_path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+    # -- uploads --------------------------------------------------------------------
+    def upload(self, files: list[Any] | None, progress: Any = None) -> tuple[str, str]:
+        if not files:
+            return "<p>No file chosen.</p>", documents_html(self.answerer.store)
+        target = self.data_dir / "uploads"
+        target.mkdir(parents=True, exist_ok=True)
+        lines, accepted = [], []
+        for f in files:
+            src = Path(getattr(f, "name", f))
+            original = getattr(f, "orig_name", None) or src.name
+            try:
+                name = safe_upload_name(original)
+                if Path(name).suffix.lower() not in SUPPORTED:
+                    raise RagqaError(f"{name}: type not allowed (allowed: {', '.join(sorted(SUPPORTED))})")
+                if src.stat().st_size > MAX_UPLOAD_MB * 1e6:
+                    raise RagqaError(f"{name}: larger than {MAX_UPLOAD_MB} MB")
+                dest = target / name
+                shutil.copyfile(src, dest)
+                accepted.append(dest)
+            except RagqaError as exc:
+                lines.append(f"<li class='notice'>✗ {_esc(str(exc))}</li>")
+        if accepted:
+            with self.lock:
+                report = Ingestor(self.answerer.store, self.settings.ingest, self.data_dir, progress=False).run(
+                    accepted
+                )
+                self.answerer.refresh()
+            failed = {Path(f.path).name: f.error for f in report.files_failed}
+            for path in accepted:
+                if path.name in failed:
+                    lines.append(f"<li class='notice'>✗ {_esc(path.name)}: {_esc(failed[path.name])}</li>")
+                else:
+                    lines.append(f"<li>✓ {_esc(path.name)} ingested</li>")
+            lines.append(f"<li>{report.chunks_added} passages added in {report.seconds:.1f} s</li>")
+        return f"<ul>{''.join(lines)}</ul>", documents_html(self.answerer.store)
+
+
+def _pairs(history: list[dict[str, Any]], answers: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(question, answer) pairs of the conversation so far, for follow-up rewriting."""
+    return [(a["question"], a["answer"]) for a in answers if a]
+
+
+def build_ui(chat: ChatApp) -> Any:
+    import gradio as gr
+
+    settings = chat.settings
+    with gr.Blocks(title="ragqa — questions about news and treaties") as demo:
+        gr.Markdown(
+            "## ragqa\nAsk about the indexed news and treaty texts. Every answer cites the passage it stands on; "
+            "when the documents don't say, ragqa says so."
+        )
+        answers = gr.State([])
+        with gr.Tab("Chat"):
+            with gr.Row(equal_height=False):
+                with gr.Column(scale=3):
+                    bot = gr.Chatbot(
+                        label="Conversation",
+                        show_label=False,
+                        height=520,
+                        examples=[{"text": q} for q in EXAMPLES],
+                        feedback_options=("Like", "Dislike"),
+                        sanitize_html=True,
+                        render_markdown=True,
+                        placeholder="**Ask a question** about the documents, or pick an example.",
+                    )
+                    searched = gr.HTML("", elem_classes=["searched"])
+                    with gr.Row():
+                        box = gr.Textbox(
+                            placeholder="e.g. When was the US exit date from the INF treaty?",
+                            show_label=False,
+                            scale=5,
+                            elem_id="question",
+                        )
+                        send = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
+                    with gr.Accordion("Answer settings and filters", open=False):
+                        with gr.Row():
+                            backend = gr.Dropdown(
+                                ["extractive", "local", "openai"], value=settings.qa.llm, label="Answer backend"
+                            )
+                            k = gr.Slider(2, 12, value=settings.qa.k, step=1, label="Passages")
+                        doc_types = gr.CheckboxGroup(
+                            ["news", "treaty", "law", "other"], label="Only these document types"
+                        )
+                        with gr.Row():
+                            since = gr.Textbox(label="From date (YYYY-MM-DD)", value="")
+                            until = gr.Textbox(label="To date (YYYY-MM-DD)", value="")
+                    clear = gr.Button("New conversation", size="sm")
+                with gr.Column(scale=2):
+                    sources = gr.HTML(sources_html(None), elem_id="sources")
+        with gr.Tab("Documents"):
+            docs = gr.HTML(documents_html(chat.answerer.store), elem_id="documents")
+            files = gr.File(
+                label=f"Add documents ({', '.join(sorted(SUPPORTED))}; up to {MAX_UPLOAD_MB} MB each)",
+                file_count="multiple",
+                file_types=sorted(SUPPORTED),
+                elem_id="upload",
+            )
+            upload_btn = gr.Button("Ingest uploaded files", elem_id="ingest")
+            upload_log = gr.HTML("", elem_id="upload-log")
+
+        inputs = [box, bot, backend, k, doc_types, since, until, answers]
+        outputs = [bot, sources, searched, answers, box]
+        # One answer at a time: the local model is one per process.
+        send.click(
+            chat.respond, inputs, outputs, api_visibility="private", concurrency_limit=1, concurrency_id="answer"
+        )
+        box.submit(
+            chat.respond, inputs, outputs, api_visibility="private", concurrency_limit=1, concurrency_id="answer"
+        )
+        bot.example_select(lambda d: d.value["text"], None, box, api_visibility="private").then(
+            chat.respond, inputs, outputs, api_visibility="private", concurrency_limit=1, concurrency_id="answer"
+        )
+
+        def on_like(history: list[dict[str, Any]], state: list[dict[str, Any]], data: Any) -> None:
+            chat.feedback(data, history, state)
+
+        on_like.__annotations__["data"] = gr.LikeData  # Gradio injects event data by annotation
+        bot.like(on_like, [bot, answers], None, api_visibility="private")
+        clear.click(lambda: ([], sources_html(None), "", [], ""), None, outputs, api_visibility="private")
+        upload_btn.click(
+            chat.upload,
+            files,
+            [upload_log, docs],
+            api_visibility="private",
+            concurrency_limit=1,
+            concurrency_id="answer",
+        )
+        gr.api(chat.ask_api, api_name="ask", concurrency_limit=1, concurrency_id="answer")
+    return demo
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def serve(args: argparse.Namespace, settings: Any, build_store: Callable[..., ChunkStore]) -> int:
+    """`ragqa serve`: ingest --docs incrementally, load the models once, then serve."""
+    auth = None
+    if args.auth:
+        user, sep, password = args.auth.partition(":")
+        if not sep or not user or not password:
+            raise RagqaError("--auth takes USER:PASS")
+        auth = (user, password)
+    if not _is_loopback(args.host) and auth is None:
+        print(
+            f"warning: serving on {args.host} without --auth: anyone who can reach this address can use the app",
+            file=sys.stderr,
+        )
+    started = time.perf_counter()
+    store = build_store(settings)
+    if args.docs:
+        report = Ingestor(store, settings.ingest, settings.store.data_dir, progress=True).run(args.docs)
+        for failed in report.files_failed:
+            print(f"FAILED  {failed.path}: {failed.error}", file=sys.stderr)
+        print(
+            f"ingest: {report.files_ingested} new/changed, {report.files_unchanged} unchanged, {len(report.files_failed)} failed, "
+            f"+{report.chunks_added} passages in {report.seconds:.1f}s",
+            file=sys.stderr,
+        )
+    if store.count() == 0:
+        raise RagqaError("the index is empty; start with `ragqa serve --docs PATH` or run `ragqa ingest PATH` first")
+    answerer = Answerer(store, settings.qa)
+    answerer.ask(EXAMPLES[0])  # load the models now, not on the first user's question
+    demo = build_ui(ChatApp(answerer, settings))
+    demo.queue(default_concurrency_limit=1, max_size=64)
+    print(
+        f"ragqa: ready in {time.perf_counter() - started:.1f}s on http://{args.host}:{args.port}",
+        file=sys.stderr,
+        flush=True,
+    )
+    import gradio as gr
+
+    demo.launch(
+        server_name=args.host,
+        server_port=args.port,
+        auth=auth,
+        max_file_size=f"{MAX_UPLOAD_MB}mb",
+        show_error=False,
+        quiet=True,
+        theme=gr.themes.Soft(),
+        css=CSS,
+        footer_links=["api"],
+        ssr_mode=False,
+    )
+    return 0

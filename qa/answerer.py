@@ -26,7 +26,10 @@ from .verify import facts, verify, with_markers
 log = logging.getLogger(__name__)
 ABSTAIN = "The documents don't say."
 MARKER_ONLY = re.compile(r"\[\d+\]")
-INSTRUCTION_LIKE_SENTENCE = re.compile(r"[^.!?\n]*\b(?:ignore (?:all |any )?(?:previous|prior|above) instructions|disregard [^.!?\n]{0,20}instructions|you are now)\b[^.!?\n]*[.!?]?", re.I)
+INSTRUCTION_LIKE_SENTENCE = re.compile(
+    r"[^.!?\n]*\b(?:ignore (?:all |any )?(?:previous|prior|above) instructions|disregard [^.!?\n]{0,20}instructions|you are now)\b[^.!?\n]*[.!?]?",
+    re.I,
+)
 INSTRUCTION_LIKE = re.compile(
     r"\b(ignore (all |any )?(previous|prior|above) instructions|disregard .{0,20}instructions|you are now|system prompt)\b",
     re.I,

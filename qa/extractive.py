@@ -35,7 +35,9 @@ TREATY = re.compile(
     r"\b(?:the\s+)?(?:[A-Z][\w.-]*\s+){1,4}(?:Treaty|Agreement|Convention)\b(?:\s+on\s+(?:the\s+)?[A-Z][\w-]*(?:\s+(?:of\s+|in\s+)?[A-Z][\w-]*)*)?"
     r"|\b(?:the\s+)?(?:Treaty|Agreement|Convention)\s+on\s+(?:the\s+)?[A-Z][\w-]*(?:\s+(?:of\s+|in\s+)?[A-Z][\w-]*)*"
 )
-INJECTION = re.compile(r"\b(ignore (all |any )?(previous|prior|above) instructions|disregard .{0,20}instructions|you are now)\b", re.I)
+INJECTION = re.compile(
+    r"\b(ignore (all |any )?(previous|prior|above) instructions|disregard .{0,20}instructions|you are now)\b", re.I
+)
 LIST_ITEM = re.compile(r"^\s*\((?:[A-Za-z]{1,4}|\d{1,3})\)")
 GENERIC_CAPS = {
     "The",

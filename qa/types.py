@@ -39,7 +39,7 @@ class Citation(BaseModel):
 
     n: int
     source: str = Field(description="File name of the document.")
-    path: str = Field("", description="Full path of the document.")
+    source_path: str = Field("", description="Full path of the document.")
     title: str
     date: str = ""
     doc_type: str = ""

@@ -58,7 +58,10 @@ def test_extractive_answer_resolves_dates_and_cites_the_passage(answerer: Answer
 
 def test_yes_no_and_numbers(answerer: Answerer) -> None:
     assert answerer.ask("Is the Treaty on Widgets limited in duration?").answer.startswith("No")
-    assert "4,000" in answerer.ask("How many units must each Party limit its widgets to under the Treaty on Widgets?").answer
+    assert (
+        "4,000"
+        in answerer.ask("How many units must each Party limit its widgets to under the Treaty on Widgets?").answer
+    )
 
 
 def test_unanswerable_is_refused_with_closest_passages(answerer: Answerer) -> None:
@@ -69,13 +72,19 @@ def test_unanswerable_is_refused_with_closest_passages(answerer: Answerer) -> No
 def test_generator_that_cites_a_missing_passage_is_repointed(answerer: Answerer) -> None:
     answerer._generators["local"] = Scripted("It enters into force on April 6, 2019 [7].")
     a = answerer.ask("When will the Example Accord enter into force?", backend="local")
-    assert not a.fallback and a.answer == "It enters into force on April 6, 2019 [1]." and a.citations[0].source == "2019-03-01-accord.txt"
+    assert (
+        not a.fallback
+        and a.answer == "It enters into force on April 6, 2019 [1]."
+        and a.citations[0].source == "2019-03-01-accord.txt"
+    )
 
 
 def test_generator_that_invents_a_date_falls_back_to_extractive(answerer: Answerer) -> None:
     answerer._generators["local"] = Scripted("It enters into force on May 9, 2020 [1].")
     a = answerer.ask("When will the Example Accord enter into force?", backend="local")
-    assert a.fallback and "could not be verified" in a.notice and "April 6, 2019" in a.answer and "May 9" not in a.answer
+    assert (
+        a.fallback and "could not be verified" in a.notice and "April 6, 2019" in a.answer and "May 9" not in a.answer
+    )
 
 
 def test_generator_with_wrong_polarity_falls_back(answerer: Answerer) -> None:
@@ -102,7 +111,9 @@ def test_failing_backend_falls_back_with_notice(answerer: Answerer) -> None:
 
 
 def test_follow_up_uses_history(answerer: Answerer) -> None:
-    a = answerer.ask("and when will it enter into force?", history=[("Who signed the Example Accord?", "Anna Berg [1].")])
+    a = answerer.ask(
+        "and when will it enter into force?", history=[("Who signed the Example Accord?", "Anna Berg [1].")]
+    )
     assert a.rewritten_question == "When will the Example Accord enter into force?" and "April 6, 2019" in a.answer
 
 

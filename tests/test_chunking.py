@@ -26,7 +26,9 @@ def test_treaty_chunks_follow_articles_and_keep_headings() -> None:
     sections = [c.section for c in chunks]
     assert "Treaty on Example Matters › Preamble" in sections
     assert "Treaty on Example Matters › Article II — Duration and withdrawal › 2." in sections
-    assert any(s.startswith("Treaty on Example Matters › Article II — Duration and withdrawal › SECTION I") for s in sections)
+    assert any(
+        s.startswith("Treaty on Example Matters › Article II — Duration and withdrawal › SECTION I") for s in sections
+    )
     first_of_article = next(c for c in chunks if "Article II" in c.section)
     assert first_of_article.text.startswith("### Article  II") and "unlimited duration" in first_of_article.text
 
@@ -55,11 +57,17 @@ def test_long_paragraph_is_split_at_sentences() -> None:
 
 
 words = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=0, max_size=30)
-lines = st.one_of(words, st.builds(lambda w: f"### Article {w}", words), st.builds(lambda w: f"1. {w}", words), st.just(""))
+lines = st.one_of(
+    words, st.builds(lambda w: f"### Article {w}", words), st.builds(lambda w: f"1. {w}", words), st.just("")
+)
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(lines, max_size=40), st.integers(min_value=20, max_value=400), st.sampled_from(["treaty", "law", "news", "other"]))
+@given(
+    st.lists(lines, max_size=40),
+    st.integers(min_value=20, max_value=400),
+    st.sampled_from(["treaty", "law", "news", "other"]),
+)
 def test_chunks_cover_every_character_with_exact_offsets(body: list[str], size: int, kind: str) -> None:
     text = "\n".join(body)
     chunks = chunk_document(text, "Doc", kind, size)

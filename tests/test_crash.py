@@ -89,7 +89,12 @@ def _state(data: Path, env: dict[str, str]) -> dict[str, object]:
 @pytest.mark.parametrize(("point", "after"), [("embedding", 1), ("writes", 3), ("writes", 17)])
 def test_sigkill_midway_then_rerun_equals_clean_ingest(tmp_path: Path, point: str, after: int) -> None:
     corpus = _corpus(tmp_path)
-    env = {**os.environ, "RAGQA_EMBEDDINGS": "fake", "RAGQA_DATA_DIR": str(tmp_path / "killed"), "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "RAGQA_EMBEDDINGS": "fake",
+        "RAGQA_DATA_DIR": str(tmp_path / "killed"),
+        "PYTHONPATH": str(ROOT),
+    }
     killed = _run([sys.executable, "-c", KILLER.format(root=str(ROOT)), point, str(after), str(corpus)], env)
     assert killed.returncode == -9, killed.stderr[-500:]
     rerun = _run([sys.executable, "-m", "cli", "ingest", str(corpus), "--json"], env)

@@ -38,7 +38,11 @@ def test_ingest_is_incremental_and_idempotent(fake_settings, tmp_path: Path) -> 
     assert (second.files_unchanged, second.chunks_added, second.chunks_deleted) == (3, 0, 0)
     assert build_store(fake_settings).count() == n
     docs = {d.file_name: d for d in store.documents()}
-    assert docs["treaty.md"].doc_type == "treaty" and docs["statute.md"].doc_type == "law" and docs["news.txt"].date == "2020-03-04"
+    assert (
+        docs["treaty.md"].doc_type == "treaty"
+        and docs["statute.md"].doc_type == "law"
+        and docs["news.txt"].date == "2020-03-04"
+    )
 
 
 def test_changed_file_replaces_its_chunks_and_prune_removes_gone_files(fake_settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -89,7 +93,15 @@ def test_bad_files_are_reported_and_good_ones_ingested(tmp_path: Path, capsys: p
     assert set(errors) == {"empty.txt", "bin.txt", "cut.pdf"}
     assert "empty" in errors["empty.txt"] and "binary" in errors["bin.txt"] and "PDF" in errors["cut.pdf"]
     assert [Path(f["path"]).name for f in out["files_skipped"]] == ["photo.jpg"]
-    for key in ("files_seen", "files_ingested", "files_unchanged", "files_failed", "chunks_added", "chunks_deleted", "seconds"):
+    for key in (
+        "files_seen",
+        "files_ingested",
+        "files_unchanged",
+        "files_failed",
+        "chunks_added",
+        "chunks_deleted",
+        "seconds",
+    ):
         assert key in out
 
 
@@ -115,7 +127,9 @@ def test_rebuild_starts_from_scratch(fake_settings, tmp_path: Path) -> None:  # 
     assert build_store(fake_settings).count() == first.chunks_added
 
 
-def test_search_and_stats_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_search_and_stats_commands(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("RAGQA_EMBEDDINGS", "fake")
     corpus = _corpus(tmp_path)
     assert main(["ingest", str(corpus)]) == 0

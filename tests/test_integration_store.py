@@ -40,7 +40,9 @@ def chroma_server(tmp_path: Path):  # type: ignore[no-untyped-def]
     port = free_port()
     proc = subprocess.Popen(
         [exe, "run", "--path", str(tmp_path / "server-data"), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
     )
     import urllib.request
 
@@ -59,7 +61,9 @@ def chroma_server(tmp_path: Path):  # type: ignore[no-untyped-def]
     proc.wait(timeout=20)
 
 
-def test_chroma_server_mode_by_configuration_only(chroma_server: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_chroma_server_mode_by_configuration_only(
+    chroma_server: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("RAGQA_CHROMA_HOST", "127.0.0.1")
     monkeypatch.setenv("RAGQA_CHROMA_PORT", str(chroma_server))
     monkeypatch.setenv("RAGQA_EMBEDDINGS", "fake")
@@ -78,7 +82,9 @@ def test_chroma_server_mode_by_configuration_only(chroma_server: int, tmp_path: 
     assert json.loads(capsys.readouterr().out)[0]["file_name"] == "treaty.md"
 
 
-def test_unreachable_chroma_server_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unreachable_chroma_server_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("RAGQA_CHROMA_HOST", "127.0.0.1")
     monkeypatch.setenv("RAGQA_CHROMA_PORT", str(free_port()))
     monkeypatch.setenv("RAGQA_EMBEDDINGS", "fake")

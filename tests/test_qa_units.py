@@ -12,7 +12,19 @@ from qa.verify import parse_claims, verify
 
 
 def P(text: str, date: str = "", title: str = "T") -> Passage:  # noqa: N802
-    return Passage(id="x", text=text, source="s", file_name="f.txt", title=title, doc_type="news", date=date, section="s", start=0, end=len(text), score=1.0)
+    return Passage(
+        id="x",
+        text=text,
+        source="s",
+        file_name="f.txt",
+        title=title,
+        doc_type="news",
+        date=date,
+        section="s",
+        start=0,
+        end=len(text),
+        score=1.0,
+    )
 
 
 @pytest.mark.parametrize(
@@ -35,7 +47,10 @@ def test_relative_dates_and_spelled_numbers() -> None:
     assert resolve_relative("last month", "2019-01-16") == "December 2018"
     assert words_to_number("one thousand nine hundred and ninety") == 1990
     assert words_to_number("forty") == 40 and words_to_number("seventy-two") == 72
-    assert [d[2] for d in find_dates("signed December 8, 1987 , and in force June 1, 1988")] == ["December 8, 1987", "June 1, 1988"]
+    assert [d[2] for d in find_dates("signed December 8, 1987 , and in force June 1, 1988")] == [
+        "December 8, 1987",
+        "June 1, 1988",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -61,20 +76,25 @@ def test_two_part_questions_split_only_at_question_words() -> None:
         "When did X enter into force?",
         "By what date did Y want it done?",
     ]
-    assert split_parts("Which five countries, China and France among them, issued it?") == ["Which five countries, China and France among them, issued it?"]
+    assert split_parts("Which five countries, China and France among them, issued it?") == [
+        "Which five countries, China and France among them, issued it?"
+    ]
 
 
 def test_follow_up_is_rewritten_with_the_previous_entity() -> None:
     history = [("Who are the depositaries of the NPT?", "…")]
     assert rule_rewrite("and when did it enter into force?", history) == "When did the NPT enter into force?"
     assert rule_rewrite("When did the NPT enter into force?", history) == "When did the NPT enter into force?"
-    assert rule_rewrite("and how can a state withdraw from it?", [("What does the Treaty on Open Skies say about quotas?", "")]) == (
-        "How can a state withdraw from the Treaty on Open Skies?"
-    )
+    assert rule_rewrite(
+        "and how can a state withdraw from it?", [("What does the Treaty on Open Skies say about quotas?", "")]
+    ) == ("How can a state withdraw from the Treaty on Open Skies?")
 
 
 def test_verification_drops_invented_facts_and_repoints_markers() -> None:
-    passages = [P("Russians said Americans confirmed the exit from February 2.", "2019-01-16"), P("It entered into force June 1, 1988.")]
+    passages = [
+        P("Russians said Americans confirmed the exit from February 2.", "2019-01-16"),
+        P("It entered into force June 1, 1988."),
+    ]
     ok = verify("The exit date was February 2, 2019 [1].", passages)
     assert ok.ok and ok.text == "The exit date was February 2, 2019 [1]."
     invented = verify("The exit date was March 3, 2019 [1].", passages)

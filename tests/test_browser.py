@@ -1,0 +1,142 @@
+"""The chat in a real browser (Debian's Chromium driven by Playwright) against a real
+`ragqa serve` over the shared corpus, plus the `/ask` API through gradio_client."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CORPUS, ROOT, free_port
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if not CORPUS.exists():
+        pytest.skip("../shared/corpus is not present")
+    data = tmp_path_factory.mktemp("serve-data")
+    port = free_port()
+    env = {**os.environ, "RAGQA_DATA_DIR": str(data)}
+    log = (data / "serve.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cli", "serve", "--docs", str(CORPUS), "--port", str(port), "--host", "127.0.0.1"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"ragqa serve exited: {(data / 'serve.log').read_text()[-2000:]}")
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            break
+        except OSError:
+            time.sleep(1)
+    else:
+        proc.kill()
+        pytest.fail("ragqa serve did not come up")
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+def page(server: str) -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--headless",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+            ],
+        )
+        pg = browser.new_page(viewport={"width": 1400, "height": 950})
+        pg.goto(server)
+        pg.wait_for_selector("#question textarea", timeout=60_000)
+        yield pg
+        browser.close()
+
+
+def _ask(page, question: str, expect: str) -> None:  # type: ignore[no-untyped-def]
+    box = page.locator("#question textarea")
+    box.fill(question)
+    page.locator("#ask").click()
+    page.locator(".message-wrap, [role=log]").get_by_text(expect, exact=False).last.wait_for(timeout=90_000)
+
+
+def test_chat_answers_with_citations_followups_and_refusals(page) -> None:  # type: ignore[no-untyped-def]
+    _ask(page, "When was the US exit date from the INF treaty?", "February 2")
+    sources = page.locator("#sources")
+    sources.get_by_text("2019-01-16-lavrov-inf.txt").first.wait_for(timeout=30_000)
+    assert sources.locator("mark").count() >= 1, "the supporting quote is highlighted"
+    page.screenshot(path=str(ARTIFACTS / "chat-answer.png"), full_page=True)
+
+    _ask(page, "and who was Russia's top negotiator at those talks?", "Ryabkov")
+    assert "Searched for" in page.locator(".searched").last.inner_text()
+
+    _ask(page, "Which US president signed the INF Treaty?", "documents don't say")
+    page.locator("#sources").get_by_text("Closest passages").wait_for(timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "chat-refusal.png"), full_page=True)
+    assert "{" not in page.locator("#sources").inner_text()[:200], "no raw JSON on the page"
+
+
+def test_uploaded_html_shows_as_text_and_never_runs(page, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    evil = tmp_path / "zebra accord.txt"
+    evil.write_text(
+        "# The Zebra Accord <script>window.__pwned = 1</script>\n\n"
+        'The Zebra Accord was signed in Lisbon on May 5, 2020 <img src=x onerror="window.__pwned = 2"> by the two ministers.\n'
+    )
+    page.get_by_role("tab", name="Documents").click()
+    page.locator("#upload input[type=file]").set_input_files(str(evil))
+    page.locator("#ingest").click()
+    page.locator("#upload-log").get_by_text("ingested").wait_for(timeout=90_000)
+    page.locator("#documents").get_by_text("<script>", exact=False).first.wait_for(timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "documents-upload.png"), full_page=True)
+    page.get_by_role("tab", name="Chat").click()
+    _ask(page, "Where was the Zebra Accord signed?", "Lisbon")
+    page.locator("#sources").get_by_text("onerror", exact=False).first.wait_for(timeout=30_000)
+    assert page.evaluate("window.__pwned") is None, "document HTML was executed"
+    page.screenshot(path=str(ARTIFACTS / "chat-hostile-upload.png"), full_page=True)
+
+
+def test_ask_api_through_gradio_client(server: str) -> None:
+    from gradio_client import Client
+
+    result = Client(server, verbose=False).predict("When was the US exit date from the INF treaty?", api_name="/ask")
+    assert set(result) >= {
+        "question",
+        "rewritten_question",
+        "answer",
+        "abstained",
+        "backend",
+        "citations",
+        "timings_ms",
+    }
+    assert "February 2" in result["answer"] and not result["abstained"]
+    assert result["citations"][0]["source"] == "2019-01-16-lavrov-inf.txt"
+    assert {"n", "source", "title", "date", "section", "quote", "start", "end", "score"} <= set(result["citations"][0])
