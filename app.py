@@ -95,7 +95,7 @@ def sources_html(ans: Answer | None) -> str:
             )
         head = "<h3>Sources</h3>"
     else:
-        for i, p in enumerate(ans.passages[:4], 1):
+        for p in ans.passages[:4]:
             meta = " · ".join(x for x in (p.date, p.doc_type, _esc(p.file_name)) if x)
             cards.append(
                 f"<div class='src-card'><h4>{_esc(p.title)}</h4><div class='src-meta'>{meta}<br>{_section(p.section, p.title)}</div>"
