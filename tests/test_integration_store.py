@@ -95,3 +95,51 @@ def test_unreachable_chroma_server_is_a_clear_error(
 def test_build_store_reuses_settings(corpus_store) -> None:  # type: ignore[no-untyped-def]
     settings, store, _ = corpus_store
     assert build_store(settings, create=False).count() == store.count()
+
+
+def test_chroma_server_outage_gives_a_clear_error_and_recovers(tmp_path: Path) -> None:
+    """The server stops while the app runs: a clear StoreError (shown in the chat), then
+    answers again once the server is back on the same path and port."""
+    from qa import Answerer
+    from settings import Settings
+    from vectorstore import StoreError
+
+    exe = shutil.which("chroma") or str(Path(os.sys.executable).parent / "chroma")
+    port = free_port()
+    cmd = [exe, "run", "--path", str(tmp_path / "srv"), "--host", "127.0.0.1", "--port", str(port)]
+    env = {**os.environ, "ANONYMIZED_TELEMETRY": "False"}
+
+    def start() -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        import urllib.request
+
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1)
+                return proc
+            except OSError:
+                time.sleep(0.3)
+        proc.kill()
+        pytest.fail("chroma server did not start")
+
+    proc = start()
+    try:
+        s = Settings().override(data_dir=tmp_path / "d")
+        s.store.embeddings, s.store.chroma_host, s.store.chroma_port = "fake", "127.0.0.1", port
+        corpus = tmp_path / "c"
+        corpus.mkdir()
+        shutil.copy(FIXTURES / "treaty.md", corpus)
+        store = build_store(s)
+        Ingestor(store, s.ingest, s.store.data_dir, progress=False).run([corpus])
+        answerer = Answerer(store, s.qa)
+        question = "How much notice must a Party give to withdraw from the Treaty on Example Matters?"
+        assert "ninety days" in answerer.ask(question).answer
+        proc.terminate()
+        proc.wait(timeout=30)
+        with pytest.raises(StoreError, match="store did not answer"):
+            answerer.ask(question)
+        proc = start()
+        assert "ninety days" in answerer.ask(question).answer
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -97,19 +97,25 @@ class OpenAIEmbedder:
         self._model = model
         self.batch_size = batch_size
         try:
-            self.dim = len(self._client.embeddings.create(model=model, input=["probe"]).data[0].embedding)
+            self.dim = self._vectors(["probe"]).shape[1]
         except Exception as exc:
             raise EmbeddingError(
                 f"embeddings server at {base_url} did not answer ({type(exc).__name__}); "
                 "start it or unset RAGQA_EMBEDDINGS"
             ) from exc
 
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        rows: list[list[float]] = []
+    def _vectors(self, texts: Sequence[str]) -> np.ndarray:
+        rows: list[np.ndarray] = []
         for i in range(0, len(texts), self.batch_size):
             resp = self._client.embeddings.create(model=self._model, input=list(texts[i : i + self.batch_size]))
-            rows.extend(d.embedding for d in resp.data)
-        arr = np.asarray(rows, dtype=np.float32).reshape(len(texts), -1)
+            for d in resp.data:
+                vec = np.asarray(d.embedding, dtype=np.float32)
+                # A llama.cpp server without pooling returns one vector per token: mean-pool them.
+                rows.append(vec.mean(axis=0) if vec.ndim == 2 else vec)
+        return np.vstack(rows) if rows else np.zeros((0, getattr(self, "dim", 0)), dtype=np.float32)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        arr = self._vectors(texts)
         norms = np.linalg.norm(arr, axis=1, keepdims=True)
         return arr / np.where(norms == 0, 1, norms)
 

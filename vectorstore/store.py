@@ -222,7 +222,10 @@ class ChunkStore:
 
     # --- reading ----------------------------------------------------------------------
     def count(self) -> int:
-        return int(self.chunks.count())
+        try:
+            return int(self.chunks.count())
+        except Exception as exc:
+            raise _unavailable(exc) from None
 
     def all_chunks(self) -> Iterator[tuple[str, str, ChunkMeta]]:
         for cid, doc, meta in self._pages(self.chunks, ["documents", "metadatas"]):
@@ -241,7 +244,7 @@ class ChunkStore:
                 include=["documents", "metadatas", "distances"],
             )
         except Exception as exc:
-            raise StoreError(f"the store did not answer a query ({type(exc).__name__}: {str(exc)[:120]})") from None
+            raise _unavailable(exc) from None
         return [
             Hit(cid, doc or "", ChunkMeta.from_chroma(meta), 1.0 - float(dist))
             for cid, doc, meta, dist in zip(
@@ -269,6 +272,12 @@ class ChunkStore:
             docs = got.get("documents") or [None] * len(ids)
             yield from zip(ids, docs, got["metadatas"], strict=True)
             offset += len(ids)
+
+
+def _unavailable(exc: Exception) -> StoreError:
+    return StoreError(
+        f"the store did not answer ({type(exc).__name__}); check that the Chroma server or the data dir is available, then ask again"
+    )
 
 
 def chunk_id(doc_id: str, content_hash: str, index: int) -> str:

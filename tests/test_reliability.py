@@ -1,0 +1,251 @@
+"""Faults and bad input: specific one-line messages, nothing lost, the store stays consistent."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cli import build_store, main
+from ingest import ingest_lock
+from qa.verify import parse_claims, verify
+from tests.conftest import FIXTURES, ROOT
+from tests.pdfs import encrypted_pdf, text_pdf
+
+
+def _blank_pdf() -> bytes:
+    import io
+
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    writer.add_blank_page(200, 200)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def _bad_corpus(root: Path) -> dict[str, str | None]:
+    """Files of every kind of trouble, with the message each must get (None: ingested)."""
+    root.mkdir(parents=True)
+    files: dict[str, bytes] = {
+        "empty.txt": b"",
+        "whitespace.md": b"   \n\n\t\n",
+        "binary.txt": bytes(range(256)) * 40,
+        "random.pdf": os.urandom(2048),
+        "truncated.pdf": text_pdf("cut short")[:150],
+        "encrypted.pdf": encrypted_pdf(),
+        "scanned.pdf": _blank_pdf(),
+        "broken.json": b'{"title": "x", "text": "y"',
+        "objects.json": b"[1, 2, 3]",
+        "script-only.html": b"<html><script>alert(1)</script></html>",
+        "huge-one-line.txt": b"x" * (21 * 1024 * 1024),
+        "notes.docx": b"PK\x03\x04 not really",
+        # handled (ingested, maybe with a warning)
+        "latin1.txt": "Délégation française: the treaty was signed in Genève.".encode("latin-1"),
+        "utf16.txt": "A UTF-16 note about the accord.".encode("utf-16"),
+        "nested.html": ("<div>" * 5000 + "Deeply nested text about a treaty." + "</div>" * 5000).encode(),
+        "feed.jsonl": (json.dumps({"title": "Good", "text": "A good record."}) + "\n{oops\n").encode(),
+        "only headings.md": b"# Title\n\n## Part one\n\n### Article 1\n",
+        "name with spaces.txt": b"Spaces in the name are fine.",
+        "unicode-名前-é.txt": "Unicode file names are fine.".encode(),
+        "newline\nname.txt": b"A newline in a file name is odd but fine.",
+        "dup-a.txt": b"The same content under two names.",
+        "dup-b.txt": b"The same content under two names.",
+        "treaty.md": (FIXTURES / "treaty.md").read_bytes(),
+    }
+    for name, data in files.items():
+        (root / name).write_bytes(data)
+    (root / "loop-a.txt").symlink_to(root / "loop-b.txt")
+    (root / "loop-b.txt").symlink_to(root / "loop-a.txt")
+    (root / "sub").mkdir()
+    (root / "sub" / "back").symlink_to(root, target_is_directory=True)  # a directory loop
+    locked = root / "locked.txt"
+    locked.write_text("permissions")
+    locked.chmod(0)
+    return {
+        "empty.txt": "empty file",
+        "whitespace.md": "empty file",
+        "binary.txt": "binary data",
+        "random.pdf": "PDF",
+        "truncated.pdf": "damaged or truncated PDF",
+        "encrypted.pdf": "encrypted PDF",
+        "scanned.pdf": "no text layer",
+        "broken.json": "broken JSON at line 1",
+        "objects.json": "no usable records",
+        "script-only.html": "no visible text",
+        "huge-one-line.txt": "over the 20 MB limit",
+        "loop-a.txt": "cannot read",
+        "loop-b.txt": "cannot read",
+        "latin1.txt": None,
+        "utf16.txt": None,
+        "nested.html": None,
+        "feed.jsonl": None,
+        "only headings.md": None,
+        "name with spaces.txt": None,
+        "unicode-名前-é.txt": None,
+        "newline\nname.txt": None,
+        "dup-a.txt": None,
+        "dup-b.txt": None,
+        "treaty.md": None,
+    }
+
+
+def test_bad_input_corpus(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAGQA_EMBEDDINGS", "fake")
+    expected = _bad_corpus(tmp_path / "corpus")
+    assert main(["ingest", str(tmp_path / "corpus"), "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    failed = {Path(f["path"]).name: f["error"] for f in report["files_failed"]}
+    for name, message in expected.items():
+        if message is None:
+            assert name not in failed, f"{name} should ingest: {failed.get(name)}"
+        else:
+            assert message in failed.get(name, ""), f"{name}: got {failed.get(name)!r}"
+    for error in failed.values():
+        assert "\n" not in error and len(error) < 200
+    assert [Path(f["path"]).name for f in report["files_skipped"]] == ["notes.docx"]
+    assert "locked.txt" in failed or os.geteuid() == 0  # root reads anything; others get 'permission denied'
+    good = [n for n, m in expected.items() if m is None]
+    store = build_store(__import__("settings").Settings(), create=False)
+    docs = {d.file_name: d for d in store.documents()}
+    assert set(good) <= set(docs)
+    assert any("Windows-1252" in w["error"] for w in report["warnings"])
+    per_doc: dict[str, int] = {}
+    for _, text, meta in store.all_chunks():
+        assert text.strip()
+        per_doc[meta.doc_id] = per_doc.get(meta.doc_id, 0) + 1
+    assert all(per_doc.get(d.doc_id) == d.chunks for d in docs.values()), "every document complete"
+
+
+def test_second_ingest_waits_for_the_lock_or_refuses(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "a.md").write_text("# A\n\nSome text about a treaty.\n")
+    env = {**os.environ, "RAGQA_EMBEDDINGS": "fake", "RAGQA_DATA_DIR": str(data), "RAGQA_LOCK_TIMEOUT": "1"}
+    with ingest_lock(data, 1):
+        refused = subprocess.run(
+            [sys.executable, "-m", "cli", "ingest", str(corpus)],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    last = refused.stderr.strip().splitlines()[-1]
+    assert (
+        refused.returncode == 2
+        and last.startswith("ragqa: error: another ingest holds")
+        and "RAGQA_LOCK_TIMEOUT" in last
+    )
+    release = threading.Timer(2.0, lambda: None)
+    with ingest_lock(data, 1):
+        env["RAGQA_LOCK_TIMEOUT"] = "60"
+        waiting = subprocess.Popen(
+            [sys.executable, "-m", "cli", "ingest", str(corpus), "--json"],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(2.0)
+        assert waiting.poll() is None, "it waits while the lock is held"
+    release.cancel()
+    out, _ = waiting.communicate(timeout=120)
+    assert waiting.returncode == 0 and json.loads(out)["files_ingested"] == 1
+
+
+def test_corrupted_data_dir_is_one_line_with_the_fix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RAGQA_EMBEDDINGS", "fake")
+    data = tmp_path / "data"
+    (data / "chroma").mkdir(parents=True)
+    (data / "chroma" / "chroma.sqlite3").write_bytes(b"this is not a database" * 100)
+    assert main(["stats", "--data-dir", str(data)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and str(data / "chroma") in err and "--rebuild" in err
+
+
+def test_upload_names_are_sanitized_and_traversal_refused() -> None:
+    from app import safe_upload_name
+    from vectorstore import RagqaError
+
+    assert safe_upload_name("report 2020.pdf") == "report 2020.pdf"
+    assert safe_upload_name("a<b>|c.txt") == "a_b_c.txt"
+    for bad in ("../../etc/passwd", "/etc/passwd", "..\\..\\win.ini", ".."):
+        with pytest.raises(RagqaError):
+            safe_upload_name(bad)
+
+
+def test_binding_beyond_loopback_without_auth_warns(capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+
+    import app
+    from vectorstore import StoreError
+
+    def no_store(*_a: object, **_k: object) -> None:
+        raise StoreError("stop here")
+
+    args = argparse.Namespace(auth=None, host="0.0.0.0", port=0, docs=[])
+    with pytest.raises(StoreError):
+        app.serve(args, None, no_store)  # type: ignore[arg-type]
+    assert "without --auth" in capsys.readouterr().err
+    args = argparse.Namespace(auth="u:p", host="0.0.0.0", port=0, docs=[])
+    with pytest.raises(StoreError):
+        app.serve(args, None, no_store)  # type: ignore[arg-type]
+    assert "without --auth" not in capsys.readouterr().err
+
+
+def test_api_key_is_never_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAGQA_OPENAI_API_KEY", "sk-very-secret-123")
+    from settings import Settings
+
+    s = Settings()
+    assert s.qa.openai_api_key is not None and s.qa.openai_api_key.get_secret_value() == "sk-very-secret-123"
+    assert "sk-very-secret" not in repr(s) and "sk-very-secret" not in s.model_dump_json()
+
+
+markers = st.lists(
+    st.tuples(
+        st.text(alphabet="abc XYZ 0123456789,.", min_size=0, max_size=30), st.integers(min_value=0, max_value=12)
+    ),
+    max_size=6,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(markers, st.integers(min_value=1, max_value=5))
+def test_citation_parser_and_verifier_never_point_outside(parts: list[tuple[str, int]], n_passages: int) -> None:
+    from qa.types import Passage
+
+    text = " ".join(f"{t} [{m}]." for t, m in parts)
+    claims = parse_claims(text)
+    assert sum(len(c.markers) for c in claims) == len(parts)
+    passages = [
+        Passage(
+            id=str(i),
+            text=f"passage {i} 0123456789 abc XYZ",
+            source="s",
+            file_name="f",
+            title="T",
+            doc_type="other",
+            section="s",
+            start=0,
+            end=10,
+            score=1,
+        )
+        for i in range(n_passages)
+    ]
+    result = verify(text, passages)
+    for m in [int(x) for x in __import__("re").findall(r"\[(\d+)\]", result.text)]:
+        assert 1 <= m <= n_passages
