@@ -56,7 +56,7 @@ def _bad_corpus(root: Path) -> dict[str, str | None]:
         "feed.jsonl": (json.dumps({"title": "Good", "text": "A good record."}) + "\n{oops\n").encode(),
         "only headings.md": b"# Title\n\n## Part one\n\n### Article 1\n",
         "name with spaces.txt": b"Spaces in the name are fine.",
-        "unicode-名前-é.txt": "Unicode file names are fine.".encode(),
+        "unicode-名前-é.txt": b"Unicode file names are fine.",
         "newline\nname.txt": b"A newline in a file name is odd but fine.",
         "dup-a.txt": b"The same content under two names.",
         "dup-b.txt": b"The same content under two names.",
