@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from .dates import MONTHS, WEEKDAYS
 from .text import STOP, tokens
 
 YESNO_START = re.compile(r"^(is|are|was|were|do|does|did|can|could|has|have|had|will|would|should|must|may)\b", re.I)
@@ -47,27 +48,7 @@ PERSON_NOUNS = {
     "general",
     "head",
 }
-CALENDAR = {
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
-}
+CALENDAR = frozenset(MONTHS) | frozenset(WEEKDAYS)
 PLACE_NOUNS = {"city", "country", "place", "location", "base", "capital", "area", "atoll", "island"}
 
 

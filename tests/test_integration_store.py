@@ -6,14 +6,13 @@ import json
 import os
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 from cli import build_store, main
 from ingest import Ingestor
-from tests.conftest import CORPUS, FIXTURES, free_port
+from tests.conftest import CORPUS, FIXTURES, free_port, wait_until_up
 
 pytestmark = pytest.mark.integration
 
@@ -44,18 +43,7 @@ def chroma_server(tmp_path: Path):  # type: ignore[no-untyped-def]
         stderr=subprocess.DEVNULL,
         env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
     )
-    import urllib.request
-
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail("chroma server did not start")
+    wait_until_up(f"http://127.0.0.1:{port}/api/v2/heartbeat", proc, 60)
     yield port
     proc.terminate()
     proc.wait(timeout=20)
@@ -111,16 +99,8 @@ def test_chroma_server_outage_gives_a_clear_error_and_recovers(tmp_path: Path) -
 
     def start() -> subprocess.Popen[bytes]:
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-        import urllib.request
-
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1)
-                return proc
-            except OSError:
-                time.sleep(0.3)
-        proc.kill()
-        pytest.fail("chroma server did not start")
+        wait_until_up(f"http://127.0.0.1:{port}/api/v2/heartbeat", proc, 60)
+        return proc
 
     proc = start()
     try:
