@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 from collections.abc import Iterator
@@ -66,6 +67,16 @@ class LlamaCppLLM(LLM):
 
 
 _LLAMA_CACHE: dict[tuple[str, int], Any] = {}
+
+
+def _close_models() -> None:
+    # Free llama.cpp models before interpreter teardown (its __del__ fails once modules are gone).
+    for model in _LLAMA_CACHE.values():
+        model.close()
+    _LLAMA_CACHE.clear()
+
+
+atexit.register(_close_models)
 
 
 def load_gemma(threads: int, n_ctx: int = 2048) -> Any:
