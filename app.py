@@ -147,6 +147,7 @@ class ChatApp:
         backend: str,
         k: int,
         doc_types: list[str],
+        source: str,
         since: str,
         until: str,
         answers: list[dict[str, Any]],
@@ -159,7 +160,13 @@ class ChatApp:
         history = [*history, {"role": "user", "content": _esc(message)}, {"role": "assistant", "content": "…"}]
         yield history, sources_html(None), "", answers, ""
         try:
-            filters = Filters(doc_types=doc_types or [], since=since.strip() or None, until=until.strip() or None)
+            sources = [x.strip() for x in (source or "").split(",") if x.strip()]
+            filters = Filters(
+                doc_types=doc_types or [],
+                sources=sources,
+                since=(since or "").strip() or None,
+                until=(until or "").strip() or None,
+            )
             with self.lock:
                 final: Answer | None = None
                 partial = ""
@@ -216,7 +223,7 @@ class ChatApp:
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
 
     # -- uploads --------------------------------------------------------------------
-    def upload(self, files: list[Any] | None, progress: Any = None) -> tuple[str, str]:
+    def upload(self, files: list[Any] | None) -> tuple[str, str]:
         if not files:
             return "<p>No file chosen.</p>", documents_html(self.answerer.store)
         target = self.data_dir / "uploads"
@@ -238,9 +245,7 @@ class ChatApp:
                 lines.append(f"<li class='notice'>✗ {_esc(str(exc))}</li>")
         if accepted:
             with self.lock:
-                report = Ingestor(self.answerer.store, self.settings.ingest, self.data_dir, progress=False).run(
-                    accepted
-                )
+                report = Ingestor(self.answerer.store, self.settings.ingest, self.data_dir, progress=True).run(accepted)
                 self.answerer.refresh()
             failed = {Path(f.path).name: f.error for f in report.files_failed}
             for path in accepted:
@@ -298,6 +303,7 @@ def build_ui(chat: ChatApp) -> Any:
                         doc_types = gr.CheckboxGroup(
                             ["news", "treaty", "law", "other"], label="Only these document types"
                         )
+                        source = gr.Textbox(label="Only files whose name contains (comma-separated)", value="")
                         with gr.Row():
                             since = gr.Textbox(label="From date (YYYY-MM-DD)", value="")
                             until = gr.Textbox(label="To date (YYYY-MM-DD)", value="")
@@ -315,7 +321,7 @@ def build_ui(chat: ChatApp) -> Any:
             upload_btn = gr.Button("Ingest uploaded files", elem_id="ingest")
             upload_log = gr.HTML("", elem_id="upload-log")
 
-        inputs = [box, bot, backend, k, doc_types, since, until, answers]
+        inputs = [box, bot, backend, k, doc_types, source, since, until, answers]
         outputs = [bot, sources, searched, answers, box]
         # One answer at a time: the local model is one per process.
         send.click(
@@ -334,8 +340,13 @@ def build_ui(chat: ChatApp) -> Any:
         on_like.__annotations__["data"] = gr.LikeData  # Gradio injects event data by annotation
         bot.like(on_like, [bot, answers], None, api_visibility="private")
         clear.click(lambda: ([], sources_html(None), "", [], ""), None, outputs, api_visibility="private")
+
+        # Gradio injects progress through this default argument (its documented pattern).
+        def on_upload(uploaded: list[Any] | None, progress: Any = gr.Progress(track_tqdm=True)) -> tuple[str, str]:  # noqa: B008
+            return chat.upload(uploaded)  # the ingest's tqdm bar is mirrored in the page
+
         upload_btn.click(
-            chat.upload,
+            on_upload,
             files,
             [upload_log, docs],
             api_visibility="private",

