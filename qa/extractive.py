@@ -179,6 +179,8 @@ class ExtractiveReader:
                 "lex": _coverage(info.terms, own_toks, self.index),
                 "ctx": _coverage(info.terms, ctx_toks, self.index),
                 "ent": _coverage(info.entities, vocab_cache[doc_id], self.index) if info.entities else 1.0,
+                # ...and near the sentence: "how many warheads does Russia have" is not answered by a sentence about China.
+                "ent_near": _coverage(info.entities, ctx_toks, self.index) if info.entities else 1.0,
                 "head": _coverage(info.head, ctx_toks, self.index) if info.head else 1.0,
                 "pred": _coverage(info.relation, ctx_toks, self.index, fuzzy=True) if info.relation else 1.0,
                 "type": span_quality if typed else 1.0,
@@ -279,7 +281,7 @@ def _spans(info: QuestionInfo, sent: str, doc_date: str) -> list[tuple[str, floa
             out.append((m.group(0), 0.8, m.start(), m.end()))
     elif info.kind == "place":
         for m in PLACE.finditer(sent):
-            place = m.group(1)
+            place = re.sub(r"(\s+(?:" + "|".join(w.capitalize() for w in CALENDAR) + r")\b.*)$", "", m.group(1))
             fresh = [w for w in place.split() if w[:1].isupper() and _not_in_question(w, q)]
             if fresh and place.split()[-1] not in GENERIC_CAPS:
                 out.append((place, 0.8, m.start(1), m.end(1)))
