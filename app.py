@@ -244,8 +244,10 @@ class ChatApp:
             except RagqaError as exc:
                 lines.append(f"<li class='notice'>✗ {_esc(str(exc))}</li>")
         if accepted:
+            # Ingest outside the answer lock, so the chat keeps answering meanwhile; only the
+            # switch to the refreshed index waits for the answer in progress.
+            report = Ingestor(self.answerer.store, self.settings.ingest, self.data_dir, progress=True).run(accepted)
             with self.lock:
-                report = Ingestor(self.answerer.store, self.settings.ingest, self.data_dir, progress=True).run(accepted)
                 self.answerer.refresh()
             failed = {Path(f.path).name: f.error for f in report.files_failed}
             for path in accepted:
@@ -351,7 +353,7 @@ def build_ui(chat: ChatApp) -> Any:
             [upload_log, docs],
             api_visibility="private",
             concurrency_limit=1,
-            concurrency_id="answer",
+            concurrency_id="ingest",  # its own lane: uploads never block answers
         )
         gr.api(chat.ask_api, api_name="ask", concurrency_limit=1, concurrency_id="answer")
     return demo

@@ -189,3 +189,33 @@ def test_load_twenty_concurrent_clients(server: str) -> None:
     (ARTIFACTS / "load.json").write_text(json.dumps(result, indent=2))
     assert not errors, errors[:3]
     assert len(latencies) >= 20
+
+
+def test_auth_protects_the_ui_and_the_api(tmp_path: Path) -> None:
+    from gradio_client import Client
+
+    from tests.conftest import FIXTURES
+
+    port = free_port()
+    env = {**os.environ, "RAGQA_DATA_DIR": str(tmp_path / "d"), "RAGQA_EMBEDDINGS": "fake"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cli", "serve", "--docs", str(FIXTURES), "--port", str(port), "--auth", "ana:s3cret"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(url, proc, 240)
+        with pytest.raises(Exception):  # noqa: B017 - any refusal will do, the point is that it is refused
+            Client(url, verbose=False).predict("When will the talks resume?", api_name="/ask")
+        with pytest.raises(Exception):  # noqa: B017
+            Client(url, auth=("ana", "wrong"), verbose=False)
+        result = Client(url, auth=("ana", "s3cret"), verbose=False).predict(
+            "When will the talks resume?", api_name="/ask"
+        )
+        assert "April 6, 2020" in result["answer"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -276,3 +276,107 @@ def test_feedback_is_appended_in_question_set_format(tmp_path: Path) -> None:
 
     q = Question.model_validate(rows[0])
     assert q.question == "When?" and q.sources == ["x.txt"] and q.answer.startswith("February 2")
+
+
+class _FakeLLMServer:
+    """A loopback HTTP server that answers /chat/completions slowly or with garbage."""
+
+    def __init__(self, mode: str) -> None:
+        import http.server
+
+        outer = self
+        self.mode = mode
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if outer.mode == "slow":
+                    time.sleep(30)
+                    return
+                body = (
+                    b"<html>definitely not json"
+                    if outer.mode == "garbage"
+                    else json.dumps(
+                        {
+                            "id": "x",
+                            "object": "chat.completion",
+                            "created": 0,
+                            "model": "m",
+                            "choices": [
+                                {"index": 0, "message": {"role": "assistant", "content": ""}, "finish_reason": "stop"}
+                            ],
+                        }
+                    ).encode()
+                )
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("mode", ["slow", "garbage", "empty"])
+def test_openai_backend_slow_garbage_or_empty_falls_back_in_time(mode: str, fake_settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from ingest import Ingestor
+    from qa import Answerer
+
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "news.txt").write_text((FIXTURES / "news.txt").read_text())
+    store = build_store(fake_settings)
+    Ingestor(store, fake_settings.ingest, fake_settings.store.data_dir, progress=False).run([corpus])
+    server = _FakeLLMServer(mode)
+    try:
+        cfg = fake_settings.qa.model_copy(update={"openai_base_url": server.url, "llm_timeout": 2.0})
+        started = time.monotonic()
+        a = Answerer(store, cfg).ask("When will the talks resume?", backend="openai")
+        elapsed = time.monotonic() - started
+    finally:
+        server.close()
+    assert a.fallback and a.notice and "April 6, 2020" in a.answer
+    assert elapsed < 20, "bounded by RAGQA_LLM_TIMEOUT, not the server"
+
+
+def test_chat_keeps_answering_while_an_upload_ingests(fake_settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from types import SimpleNamespace
+
+    from app import ChatApp
+    from ingest import Ingestor
+    from qa import Answerer
+
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "treaty.md").write_text((FIXTURES / "treaty.md").read_text())
+    store = build_store(fake_settings)
+    Ingestor(store, fake_settings.ingest, fake_settings.store.data_dir, progress=False).run([corpus])
+    chat = ChatApp(Answerer(store, fake_settings.qa), fake_settings)
+    uploads = []
+    for i in range(60):
+        f = tmp_path / f"up{i}.md"
+        f.write_text(
+            f"# Upload {i}\n\n" + "\n\n".join(f"Paragraph {j} of upload {i} about widgets." for j in range(30))
+        )
+        uploads.append(SimpleNamespace(name=str(f), orig_name=f.name))
+    result: dict[str, str] = {}
+    worker = threading.Thread(target=lambda: result.update(log=chat.upload(uploads)[0]))
+    worker.start()
+    answered = 0
+    while worker.is_alive():
+        r = chat.ask_api("How much notice must a Party give to withdraw from the Treaty on Example Matters?")
+        assert "ninety" in r["answer"]
+        answered += 1
+    worker.join()
+    assert answered >= 1 and result["log"].count("✓") == 60
+    assert "Upload 59" in {d.title for d in store.documents()} and store.count() > 60
