@@ -156,6 +156,8 @@ def resolve_relative(expr: str, reference: str) -> str:
     if ref is None:
         return expr
     low = expr.lower().replace("on ", "").strip()
+    if low in ("today", "yesterday", "tomorrow"):
+        return _fmt(ref + dt.timedelta(days={"today": 0, "yesterday": -1, "tomorrow": 1}[low]))
     if low in WEEKDAYS:
         # News reports the recent past: the latest such weekday on or before the article date.
         delta = (ref.weekday() - WEEKDAYS.index(low)) % 7

@@ -121,12 +121,14 @@ class ExtractiveReader:
         self.index = index
         self.max_sentences = max_sentences
 
+    def _acronym_tokens(self, p: Passage, doc_id: str) -> set[str]:
+        """Stemmed acronyms of the question that abbreviate this document's title ('cfe')."""
+        found = self.index.acronym_titles(p.title + " " + " ".join(self._acronyms))
+        return {stem(acro.lower()) for acro, docs in found.items() if doc_id in docs}
+
     def _doc_vocab(self, p: Passage, doc_id: str) -> set[str]:
         vocab = set(self.index.doc_tokens.get(doc_id, set())) | set(tokens(f"{p.title} {p.section} {p.text}"))
-        for acro, docs in self.index.acronym_titles(p.title + " " + " ".join(a for a in self._acronyms)).items():
-            if doc_id in docs:
-                vocab.add(stem(acro.lower()))
-        return vocab
+        return vocab | self._acronym_tokens(p, doc_id)
 
     def candidates(
         self, info: QuestionInfo, passages: list[Passage], qvec: np.ndarray | None = None
@@ -172,7 +174,7 @@ class ExtractiveReader:
             doc_id = doc_ids[p.id]
             if doc_id not in vocab_cache:
                 vocab_cache[doc_id] = self._doc_vocab(p, doc_id)
-            own_toks, ctx_toks = set(tokens(own)), set(tokens(ctx))
+            own_toks, ctx_toks = set(tokens(own)), set(tokens(ctx)) | self._acronym_tokens(p, doc_id)
             c.span, span_quality = best_span(info, c.text, p.date)
             f = {
                 "dense": float(d),
@@ -246,9 +248,14 @@ def _spans(info: QuestionInfo, sent: str, doc_date: str) -> list[tuple[str, floa
                 continue
             quality = next((qv for rx, qv in DATE_PRECISION if rx.search(text)), 0.6)
             out.append((text, quality, s, e))
-        for m in re.finditer(r"\b(last|next|this)\s+(month|year|week)\b", sent, re.I):
-            if doc_date:
+        if doc_date:  # news: "last month", "on Wednesday", "today" mean dates relative to the article
+            for m in re.finditer(r"\b(last|next|this)\s+(month|year|week)\b", sent, re.I):
                 out.append((resolve_relative(m.group(0), doc_date), 0.6, m.start(), m.end()))
+            for m in re.finditer(
+                r"\b(today|yesterday|tomorrow|(?:on\s+)?(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday))\b",
+                sent,
+            ):
+                out.append((resolve_relative(m.group(0), doc_date), 0.8, m.start(), m.end()))
     elif info.kind == "number":
         dates = find_dates(sent)
         often = bool(re.search(r"\bhow often\b", q, re.I))

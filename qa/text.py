@@ -19,6 +19,88 @@ ABBREV = re.compile(
 )
 
 
+# The stemmer leaves irregular verbs apart ("spoke" vs "speak"); questions and news use both forms.
+IRREGULAR = {
+    "spoke": "speak",
+    "spoken": "speak",
+    "said": "say",
+    "met": "meet",
+    "took": "take",
+    "taken": "take",
+    "began": "begin",
+    "begun": "begin",
+    "wrote": "write",
+    "written": "write",
+    "held": "hold",
+    "made": "make",
+    "gave": "give",
+    "given": "give",
+    "left": "leave",
+    "sent": "send",
+    "told": "tell",
+    "found": "find",
+    "went": "go",
+    "gone": "go",
+    "came": "come",
+    "saw": "see",
+    "seen": "see",
+    "won": "win",
+    "led": "lead",
+    "fought": "fight",
+    "sought": "seek",
+    "thought": "think",
+    "brought": "bring",
+    "chose": "choose",
+    "chosen": "choose",
+    "broke": "break",
+    "broken": "break",
+    "knew": "know",
+    "known": "know",
+    "drew": "draw",
+    "drawn": "draw",
+    "grew": "grow",
+    "grown": "grow",
+    "froze": "freeze",
+    "frozen": "freeze",
+    "struck": "strike",
+    "stood": "stand",
+    "withdrew": "withdraw",
+    "withdrawn": "withdraw",
+    "undertook": "undertake",
+    "undertaken": "undertake",
+    "kept": "keep",
+    "lost": "lose",
+    "paid": "pay",
+    "ran": "run",
+    "rose": "rise",
+    "risen": "rise",
+    # common abbreviations in typed questions
+    "govt": "government",
+    "govts": "governments",
+    "gov": "government",
+    "dept": "department",
+    "intl": "international",
+    "approx": "approximately",
+    "yr": "year",
+    "yrs": "years",
+    "min": "minimum",
+    "max": "maximum",
+    "fell": "fall",
+    "fallen": "fall",
+    "shot": "shoot",
+    "hit": "hit",
+    "bore": "bear",
+    "borne": "bear",
+    "forbade": "forbid",
+    "forbidden": "forbid",
+    "became": "become",
+    "heard": "hear",
+    "meant": "mean",
+    "sat": "sit",
+    "set": "set",
+}
+
+
 @lru_cache(maxsize=1)
 def _stemmer():  # type: ignore[no-untyped-def]
     import Stemmer
@@ -38,7 +120,7 @@ def tokens(text: str) -> list[str]:
         if w.endswith("'s"):
             w = w[:-2]
         if w and w not in STOP:
-            out.append(stem(w))
+            out.append(stem(IRREGULAR.get(w, w)))
     return out
 
 
