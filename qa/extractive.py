@@ -38,6 +38,7 @@ TREATY = re.compile(
 INJECTION = re.compile(
     r"\b(ignore (all |any )?(previous|prior|above) instructions|disregard .{0,20}instructions|you are now)\b", re.I
 )
+SENTENCE_CACHE = 20_000  # sentence vectors kept (about 30 MB)
 LIST_ITEM = re.compile(r"^\s*\((?:[A-Za-z]{1,4}|\d{1,3})\)")
 GENERIC_CAPS = {
     "The",
@@ -116,10 +117,21 @@ class ExtractiveReader:
     """Scores candidate sentences. The weights were set on the dev set's answerable
     questions (see README) and are deliberately few."""
 
-    def __init__(self, embedder: Embedder, index: LexicalIndex, max_sentences: int = 16) -> None:
+    def __init__(self, embedder: Embedder, index: LexicalIndex, max_sentences: int = 12) -> None:
         self.embedder = embedder
         self.index = index
         self.max_sentences = max_sentences
+        self._vectors: dict[str, np.ndarray] = {}
+
+    def _embed_cached(self, texts: list[str]) -> np.ndarray:
+        """Sentence vectors, remembered: follow-ups and related questions reuse the same passages."""
+        missing = [t for t in dict.fromkeys(texts) if t not in self._vectors]
+        if missing:
+            for text, vec in zip(missing, self.embedder.embed(missing), strict=True):
+                if len(self._vectors) >= SENTENCE_CACHE:
+                    self._vectors.pop(next(iter(self._vectors)))  # oldest first
+                self._vectors[text] = vec
+        return np.stack([self._vectors[t] for t in texts])
 
     def _acronym_tokens(self, p: Passage, doc_id: str) -> set[str]:
         """Stemmed acronyms of the question that abbreviate this document's title ('cfe')."""
@@ -165,16 +177,19 @@ class ExtractiveReader:
         keep = sorted(range(len(cands)), key=lambda i: pre[i], reverse=True)[: self.max_sentences]
         cands = [cands[i] for i in sorted(keep)]
         contexts = [contexts[i] for i in sorted(keep)]
-        svecs = self.embedder.embed([own for own, _, _ in contexts])
+        svecs = self._embed_cached([own for own, _, _ in contexts])
         dense = svecs @ qvec
         doc_ids = {p.id: p.id.rsplit("-", 2)[0] for p in passages}
         vocab_cache: dict[str, set[str]] = {}
+        acro_cache: dict[str, set[str]] = {}
         typed = info.kind in ("date", "year", "number", "person", "place", "treaty")
         for c, (own, ctx, p), d in zip(cands, contexts, dense, strict=True):
             doc_id = doc_ids[p.id]
             if doc_id not in vocab_cache:
                 vocab_cache[doc_id] = self._doc_vocab(p, doc_id)
-            own_toks, ctx_toks = set(tokens(own)), set(tokens(ctx)) | self._acronym_tokens(p, doc_id)
+            if doc_id not in acro_cache:
+                acro_cache[doc_id] = self._acronym_tokens(p, doc_id)
+            own_toks, ctx_toks = set(tokens(own)), set(tokens(ctx)) | acro_cache[doc_id]
             c.span, span_quality = best_span(info, c.text, p.date)
             f = {
                 "dense": float(d),
