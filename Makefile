@@ -26,4 +26,4 @@ eval:
 	$(BIN)/ragqa eval ../shared/eval/dev.jsonl --out runs/dev
 
 bench:
-	$(BIN)/ragqa bench --scale 1 10 30 --out bench-out
+	$(BIN)/ragqa bench --scale 1 10 100 300 --load 60 --out bench-out

@@ -96,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", type=int, nargs="*", default=[], help="corpus multiples for the scale curve")
     p.add_argument("--corpus", type=Path, default=Path("../shared/corpus"))
     p.add_argument("--questions", type=Path, default=Path("../shared/eval/dev.jsonl"))
+    p.add_argument("--load", type=float, default=0, help="also run the load test for this many seconds (20 clients)")
     _common(p)
     return parser
 

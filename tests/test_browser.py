@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -133,62 +132,16 @@ def test_ask_api_through_gradio_client(server: str) -> None:
 def test_load_twenty_concurrent_clients(server: str) -> None:
     """20 gradio_client clients asking dev-set questions for 60 s: no errors, every answer well-formed."""
     import json
-    import threading
 
-    from eval import load_questions, percentile
+    from bench import load_test
+    from eval import load_questions
     from tests.conftest import DEV_SET
 
-    questions = [q.question for q in load_questions(DEV_SET)[0]]
-    latencies: list[float] = []
-    errors: list[str] = []
-    lock = threading.Lock()
-    stop_at = time.monotonic() + 60
-
-    def client(i: int) -> None:
-        from gradio_client import Client
-
-        c = Client(server, verbose=False)
-        n = i
-        while time.monotonic() < stop_at:
-            q = questions[n % len(questions)]
-            n += 7
-            t = time.perf_counter()
-            try:
-                r = c.predict(q, api_name="/ask")
-                ok = (
-                    isinstance(r, dict)
-                    and r.get("answer")
-                    and isinstance(r.get("citations"), list)
-                    and isinstance(r.get("abstained"), bool)
-                )
-                if not ok:
-                    raise ValueError(f"malformed answer: {str(r)[:200]}")
-                with lock:
-                    latencies.append(time.perf_counter() - t)
-            except Exception as exc:  # noqa: BLE001 - every failure is recorded
-                with lock:
-                    errors.append(f"{type(exc).__name__}: {exc}")
-
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(20)]
-    started = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=300)
-    elapsed = time.perf_counter() - started
-    result = {
-        "clients": 20,
-        "seconds": round(elapsed, 1),
-        "answers": len(latencies),
-        "errors": len(errors),
-        "throughput_per_s": round(len(latencies) / elapsed, 2),
-        "p50_s": round(percentile(latencies, 0.5), 2),
-        "p95_s": round(percentile(latencies, 0.95), 2),
-    }
+    result = load_test(server, [q.question for q in load_questions(DEV_SET)[0]], clients=20, seconds=60)
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "load.json").write_text(json.dumps(result, indent=2))
-    assert not errors, errors[:3]
-    assert len(latencies) >= 20
+    assert result["errors"] == 0, result["error_samples"]
+    assert result["answers"] >= 20
 
 
 def test_auth_protects_the_ui_and_the_api(tmp_path: Path) -> None:
