@@ -547,6 +547,15 @@ def render(r: dict[str, Any]) -> str:
             f"| `ragqa ask ...` | {c['ask_s']} | {c['ask_peak_mb']} |",
             f"| `ragqa serve` until it answers | {c['serve_to_first_answer_s']} | {c['serve_peak_mb']} |",
         ]
+    if "load" in r:
+        ld = r["load"]
+        lines += [
+            "",
+            "## Load (`ragqa serve`, extractive backend, one answer at a time by design)",
+            "",
+            f"{ld['clients']} gradio_client users for {ld['seconds']} s on loopback: {ld['answers']} answers, {ld['errors']} errors, "
+            f"{ld['throughput_per_s']} answers/s, latency p50 {ld['p50_s']} s, p95 {ld['p95_s']} s (queueing included).",
+        ]
     if "scale" in r:
         lines += [
             "",

@@ -63,7 +63,8 @@ def _heading(line: str) -> tuple[int, str] | None:
     return None
 
 
-def _rank(text: str, level: int) -> int | None:
+def _rank(text: str) -> int | None:
+    """The rank of a recognised heading kind (Annex 1, Article 3, Section 4, (a) 5), else None."""
     for rank, pattern in _KINDS:
         if pattern.match(text):
             return rank
@@ -97,7 +98,7 @@ def _sections(text: str, body_start: int, title: str) -> list[_Section]:
         head = _heading(line)
         if head is not None:
             level, htext = head
-            rank = _rank(htext, level)
+            rank = _rank(htext)
             if level == 1 and not sections and not stack and current.paras == [] and htext.strip() == title.strip():
                 rank = 0  # the document title itself: already the path's first element
             if rank is None and pending_head is not None and stack:

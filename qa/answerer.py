@@ -17,7 +17,7 @@ from vectorstore import ChunkStore, RagqaError
 from .config import QAConfig
 from .dates import normalise_numbers
 from .extractive import Candidate, ExtractiveReader, common_names, trim_quote
-from .generators import AnswerError, Generator, make_generator
+from .generators import Generator, make_generator
 from .question import QuestionInfo, analyze, split_parts
 from .retrieval import HybridRetriever
 from .rewrite import main_entity, rewrite
@@ -96,17 +96,12 @@ class Answerer:
         if not question:
             raise RagqaError("empty question: type a question about the documents")
         t0 = time.perf_counter()
-        gen = None
+        gen, backend_note = None, ""
         if backend != "extractive":
             try:
                 gen = self.generator(backend)
-            except RagqaError as exc:
-                notice = f"{backend} backend unavailable ({exc}); extractive answer shown"
-                gen, backend_note = None, notice
-            else:
-                backend_note = ""
-        else:
-            backend_note = ""
+            except RagqaError as exc:  # e.g. the local model is not installed
+                backend_note = f"{backend} backend unavailable ({exc}); extractive answer shown"
         complete = getattr(gen, "complete", None)
         standalone = rewrite(question, history, complete)
         parts = [self._part(q, filters, k) for q in split_parts(standalone)]
@@ -126,7 +121,7 @@ class Answerer:
                     chunks.append(piece)
                     yield piece
                 generated = "".join(chunks).strip()
-            except (AnswerError, Exception) as exc:  # server down, timeout, garbage
+            except Exception as exc:  # server down, timeout, garbage: the extractive answer stands
                 generated = ""
                 notice = f"the {backend} backend failed ({type(exc).__name__}); extractive answer shown"
             final = self._check(generated, evidence_passages, parts) if generated else None
@@ -216,8 +211,8 @@ class Answerer:
     ) -> tuple[str, list[tuple[Passage, Candidate]]] | None:
         """Accept an LLM answer only if verification keeps it and it carries the facts asked for."""
         if not self.config.verify:
-            text = MARKER_ONLY.sub("", generated).strip() and generated.strip()
-            if not text or "documents don't say" in text.lower():
+            text = generated.strip()
+            if not MARKER_ONLY.sub("", text).strip() or "documents don't say" in text.lower():
                 return None
             cands = [self._candidate_for(p, text) for p in passages]
             return text, list(zip(passages, cands, strict=True))
