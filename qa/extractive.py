@@ -182,6 +182,8 @@ class ExtractiveReader:
         doc_ids = {p.id: p.id.rsplit("-", 2)[0] for p in passages}
         vocab_cache: dict[str, set[str]] = {}
         acro_cache: dict[str, set[str]] = {}
+        named: dict[str, bool] = {}
+        q_toks = set(info.terms)
         typed = info.kind in ("date", "year", "number", "person", "place", "treaty")
         for c, (own, ctx, p), d in zip(cands, contexts, dense, strict=True):
             doc_id = doc_ids[p.id]
@@ -189,6 +191,9 @@ class ExtractiveReader:
                 vocab_cache[doc_id] = self._doc_vocab(p, doc_id)
             if doc_id not in acro_cache:
                 acro_cache[doc_id] = self._acronym_tokens(p, doc_id)
+                title_toks = set(tokens(p.title))
+                # The question names this document ("the Treaty on Open Skies", or its acronym "CFE").
+                named[doc_id] = bool(acro_cache[doc_id]) or (len(title_toks) >= 2 and title_toks <= q_toks)
             own_toks, ctx_toks = set(tokens(own)), set(tokens(ctx)) | acro_cache[doc_id]
             c.span, span_quality = best_span(info, c.text, p.date)
             f = {
@@ -196,11 +201,10 @@ class ExtractiveReader:
                 "lex": _coverage(info.terms, own_toks, self.index),
                 "ctx": _coverage(info.terms, ctx_toks, self.index),
                 "ent": _coverage(info.entities, vocab_cache[doc_id], self.index) if info.entities else 1.0,
-                # ...and near the sentence: "how many warheads does Russia have" is not answered by a sentence about China.
-                "ent_near": _coverage(info.entities, ctx_toks, self.index) if info.entities else 1.0,
                 "head": _coverage(info.head, ctx_toks, self.index) if info.head else 1.0,
                 "pred": _coverage(info.relation, ctx_toks, self.index, fuzzy=True) if info.relation else 1.0,
                 "type": span_quality if typed else 1.0,
+                "named": 1.0 if named[doc_id] else 0.0,
                 "year": 1.0 if info.years and p.date[:4] and int(p.date[:4]) in info.years else 0.0,
                 "rank": 1.0 / (1 + c.passage),
             }
@@ -214,6 +218,7 @@ class ExtractiveReader:
                 + 0.1 * f["pred"]
                 + 0.3 * (f["type"] - 1)
                 + 0.1 * f["year"]
+                + 0.1 * f["named"]
                 + 0.05 * f["rank"]
             )
             c.support = (0.25 * f["ctx"] + 0.25 * f["ent"] + 0.25 * f["pred"] + 0.25 * max(0.0, f["dense"])) * (
