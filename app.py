@@ -332,7 +332,12 @@ def build_ui(chat: ChatApp) -> Any:
         box.submit(
             chat.respond, inputs, outputs, api_visibility="private", concurrency_limit=1, concurrency_id="answer"
         )
-        bot.example_select(lambda d: d.value["text"], None, box, api_visibility="private").then(
+
+        def on_example(data: Any) -> str:
+            return str(data.value["text"])
+
+        on_example.__annotations__["data"] = gr.SelectData  # Gradio injects the clicked example by annotation
+        bot.example_select(on_example, None, box, api_visibility="private").then(
             chat.respond, inputs, outputs, api_visibility="private", concurrency_limit=1, concurrency_id="answer"
         )
 

@@ -77,7 +77,9 @@ def _ask(page, question: str, expect: str) -> None:  # type: ignore[no-untyped-d
 
 
 def test_chat_answers_with_citations_followups_and_refusals(page) -> None:  # type: ignore[no-untyped-def]
-    _ask(page, "When was the US exit date from the INF treaty?", "February 2")
+    # The empty chat offers example questions; clicking one asks it.
+    page.get_by_text("When was the US exit date from the INF treaty?").first.click()
+    page.locator(".message-wrap, [role=log]").get_by_text("February 2", exact=False).last.wait_for(timeout=90_000)
     sources = page.locator("#sources")
     sources.get_by_text("2019-01-16-lavrov-inf.txt").first.wait_for(timeout=30_000)
     assert sources.locator("mark").count() >= 1, "the supporting quote is highlighted"
