@@ -177,36 +177,21 @@ class Ingestor:
         chunks = chunk_document(doc.text, doc.title, doc_type, self.config.chunk_size, doc.body_start)
         if not chunks:
             raise IngestError("no text left after reading the structure (only headings?)")
-        file_name = Path(source).name
+        # Fields every chunk shares with its document record.
+        common = {
+            "doc_id": doc_id,
+            "source": source,
+            "file_name": Path(source).name,
+            "title": doc.title,
+            "doc_type": doc_type,
+            "date": doc.date,
+            "content_hash": content_hash,
+        }
         metas = [
-            ChunkMeta(
-                doc_id=doc_id,
-                source=source,
-                file_name=file_name,
-                title=doc.title,
-                doc_type=doc_type,
-                date=doc.date,
-                date_num=date_num(doc.date),
-                section=c.section,
-                start=c.start,
-                end=c.end,
-                content_hash=content_hash,
-                chunk_index=i,
-            )
+            ChunkMeta(**common, date_num=date_num(doc.date), section=c.section, start=c.start, end=c.end, chunk_index=i)
             for i, c in enumerate(chunks)
         ]
-        record = DocRecord(
-            doc_id=doc_id,
-            source=source,
-            file_name=file_name,
-            title=doc.title,
-            doc_type=doc_type,
-            date=doc.date,
-            content_hash=content_hash,
-            chunks=len(chunks),
-            chars=len(doc.text),
-            text=doc.text,
-        )
+        record = DocRecord(**common, chunks=len(chunks), chars=len(doc.text), text=doc.text)
         return _Pending(record, metas, [c.text for c in chunks], [embed_text(c, doc.date) for c in chunks])
 
     def _flush(self, pending: list[_Pending], report: IngestReport) -> None:

@@ -80,9 +80,6 @@ DATE_PATTERNS = [
     ),
     re.compile(r"\b(?:19|20)\d{2}\b"),
 ]
-RELATIVE = re.compile(
-    r"\b(last|next|this)\s+(month|year|week)\b|\b(?:on\s+)?(" + "|".join(w.capitalize() for w in WEEKDAYS) + r")\b"
-)
 
 
 def words_to_number(text: str) -> int | None:

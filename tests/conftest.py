@@ -91,12 +91,6 @@ def llama_server(*extra: str) -> Iterator[str]:
         proc.wait(timeout=30)
 
 
-def make_settings(data_dir: Path, **flags: object):  # type: ignore[no-untyped-def]
-    from settings import Settings
-
-    return Settings().override(data_dir=data_dir, **flags)
-
-
 @pytest.fixture
 def fake_settings(tmp_path: Path):  # type: ignore[no-untyped-def]
     """Settings with the hash fake embedder and an embedded Chroma in tmp."""

@@ -67,7 +67,7 @@ def _state(data: Path, env: dict[str, str]) -> dict[str, object]:
         f"""
         import json, sys
         sys.path.insert(0, {str(ROOT)!r})
-        from cli import build_store, load_settings
+        from cli import build_store
         from settings import Settings
         store = build_store(Settings(), create=False)
         docs = {{d.doc_id: d for d in store.documents()}}
