@@ -46,6 +46,16 @@ def citation_precision(cited: Sequence[str], gold: Sequence[str]) -> float | Non
     return sum(1 for c in cited if c in set(gold)) / len(cited)
 
 
+def evidence_found(evidence: str, passages: Sequence[str]) -> bool | None:
+    """Every part of a gold evidence span (parts joined by ' ... ') appears in some passage
+    (first 60 normalised characters of each part); None without evidence."""
+    parts = [_norm(p)[:60] for p in evidence.split(" ... ") if p.strip()]
+    if not parts:
+        return None
+    texts = [_norm(t) for t in passages]
+    return all(any(part in t for t in texts) for part in parts)
+
+
 def reciprocal_rank(retrieved: Sequence[str], gold: Sequence[str]) -> float:
     for rank, source in enumerate(retrieved, 1):
         if source in set(gold):

@@ -30,8 +30,9 @@ class LangChainEmbeddings(Embeddings):
 
 
 class NaivePipeline:
-    def __init__(self, store: ChunkStore, workdir: Path, llm: Any | None) -> None:
+    def __init__(self, store: ChunkStore, workdir: Path, llm: Any | None, embeddings: Embeddings | None = None) -> None:
         self.store = store
+        self.embeddings = embeddings or LangChainEmbeddings(store.embedder)
         self.workdir = workdir
         self.llm = llm
         self.db: Any = None
@@ -54,7 +55,7 @@ class NaivePipeline:
         )
         self.db = Chroma.from_documents(
             chunks,
-            LangChainEmbeddings(self.store.embedder),
+            self.embeddings,
             persist_directory=str(self.workdir),
             collection_name="naive",
         )

@@ -10,15 +10,15 @@ import logging
 import re
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from vectorstore import ChunkStore, RagqaError
 
 from .config import QAConfig
 from .dates import normalise_numbers
-from .extractive import Candidate, ExtractiveReader, common_names, trim_quote
+from .extractive import Candidate, ExtractiveReader, best_span, common_names, trim_quote
 from .generators import Generator, make_generator
-from .question import QuestionInfo, analyze, split_parts
+from .question import QuestionInfo, analyze, define_term, definition_pattern, split_parts
 from .retrieval import HybridRetriever
 from .rewrite import main_entity, rewrite
 from .types import Answer, Citation, Filters, Passage
@@ -154,8 +154,9 @@ class Answerer:
         if extra:
             info.entities += analyze(extra).entities
         query = f"{question} {extra}".strip()
+        pattern = definition_pattern(define_term(question)) if info.kind == "define" else None
         qvec = self.retriever.embed_query(query)
-        passages = self.retriever.retrieve(query, k=k or self.config.k, filters=filters, vector=qvec)
+        passages = self.retriever.retrieve(query, k=k or self.config.k, filters=filters, vector=qvec, pattern=pattern)
         cands = self.reader.candidates(info, passages, qvec if not extra else None)
         best = cands[0] if cands else None
         abstain = best is None or best.support < self.config.abstain_threshold
@@ -188,18 +189,24 @@ class Answerer:
             passage = part.passages[best.passage]
             cited.append((passage, best))
             n = len(cited)
-            quote = trim_quote(best.text, best.span, 220 if len(parts) == 1 else 130)
+            # Without a typed span, a list after a colon is usually what was asked ("the following five categories: ...").
+            focus = best.span or best.text.partition(":")[2].strip()[:40]
+            quote = trim_quote(best.text, focus, 220 if len(parts) == 1 else 130)
             if best.span and part.info.kind == "yesno":
                 sentences.append(f"{best.span} [{n}] — “{quote}”")
             elif best.span:
                 if part.info.kind == "number":
                     best.span = normalise_numbers(best.span)  # "forty" -> "forty (40)"
+                shown = best.span
+                if part.info.kind == "date" and re.search(r"\bwhere\b", part.question, re.I):
+                    place, _ = best_span(replace(part.info, kind="place"), best.text, passage.date)
+                    shown += f", at {place}" if place else ""  # "when and where was it signed?"
                 about = (
                     f" ({passage.title})"
                     if re.search(r"\b(that|this|the) treaty\b", part.question, re.I) and best.span not in passage.title
                     else ""
                 )
-                sentences.append(f"{best.span}{about} [{n}] — “{quote}”")
+                sentences.append(f"{shown}{about} [{n}] — “{quote}”")
             else:
                 names = common_names(best.text)
                 lead = f"{', '.join(names[:-1])} and {names[-1]} [{n}] — " if len(names) >= 2 else ""

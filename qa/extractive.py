@@ -14,9 +14,9 @@ import numpy as np
 from vectorstore import Embedder
 
 from .dates import SPELLED_NUMBER, find_dates, parse_date, resolve_relative
-from .question import CALENDAR, QuestionInfo
+from .question import CALENDAR, QuestionInfo, define_term, definition_pattern
 from .retrieval import LexicalIndex
-from .text import STOP, sentences, stem, tokens
+from .text import STOP, related, sentences, stem, tokens
 from .types import Passage
 
 NEGATION = re.compile(r"\b(not|no|never|without|neither|nor|prohibited|cannot|shall not|may not)\b", re.I)
@@ -28,8 +28,10 @@ NUMBER = re.compile(
 )
 TITLES = r"(?:(?:Deputy|Foreign|Defense|Defence|Prime|Vice|National|Security|Advisor|Adviser|Secretary|Minister|President|General|Ambassador|Chancellor|Senator|Mr\.|Ms\.|Dr\.)\s+)*"
 NAME = re.compile(TITLES + r"[A-Z][a-z]+(?:\s+(?:[A-Z]\.\s*)?[A-Z][a-z]+){1,3}")
-PLACE = re.compile(
-    r"\b(?:in|at|near|from|to)\s+((?:the\s+)?[A-Z][\w-]+(?:\s+(?:of\s+the\s+|of\s+|in\s+the\s+)?[A-Z][\w-]+){0,5})"
+_PLACE_NAME = r"(?:the\s+)?[A-Z][\w-]+(?:\s+(?:of\s+the\s+|of\s+|in\s+the\s+)?[A-Z][\w-]+){0,5}"
+PLACE = re.compile(  # "at Moscow", "near Kwajalein Atoll", "at the cities of London, Moscow and Washington"
+    r"\b(?:in|at|near|from|to)\s+(?:the\s+(?:cities|city|towns?|capitals?)\s+of\s+)?"
+    rf"({_PLACE_NAME}(?:(?:,\s+|,?\s+and\s+){_PLACE_NAME})*)"
 )
 TREATY = re.compile(
     r"\b(?:the\s+)?(?:[A-Z][\w.-]*\s+){1,4}(?:Treaty|Agreement|Convention)\b(?:\s+on\s+(?:the\s+)?[A-Z][\w-]*(?:\s+(?:of\s+|in\s+)?[A-Z][\w-]*)*)?"
@@ -64,6 +66,20 @@ GENERIC_CAPS = {
     "Annex",
     "Protocol",
 }
+SPELLED_OUT = {
+    "us": {"unit", "state"},
+    "usa": {"unit", "state"},
+    "uk": {"unit", "kingdom"},
+    "un": {"unit", "nation"},
+    "ussr": {"soviet"},
+    "usc": {"titl", "code"},
+}
+# Capitalised words that make a name an organisation, document or publication, not a person.
+NOT_PERSON = set(
+    """Declaration Agreement Convention Agency Department Committee Council Conference Times Base House Office
+    Ministry Republics Act Inspection Organization Association Institute Administration Review Dialogue Statement
+    News Post Journal Scientists Force Forces Air Navy Army Hack Command Center Centre University""".split()
+)
 # Official state names -> the names people use (treaty and statement texts use the former).
 STATE_NAMES = {
     "People’s Republic of China": "China",
@@ -108,9 +124,21 @@ def _coverage(terms: list[str], have: set[str], index: LexicalIndex, fuzzy: bool
     total = sum(index.idf(t) for t in set(terms))
 
     def covered(t: str) -> bool:
+        if fuzzy and not related(t).isdisjoint(have):
+            return True
         return t in have or (fuzzy and len(t) >= 5 and any(t in h for h in have))
 
     return sum(index.idf(t) for t in set(terms) if covered(t)) / total if total else 0.0
+
+
+def _entity_coverage(entities: list[str], vocab: set[str], index: LexicalIndex) -> float:
+    """Share of the question's names (IDF-weighted) in a document. A demonym counts for its
+    country ('korean' for 'Korea', 'russian' for 'Russia')."""
+    if not entities:
+        return 1.0
+    missing = [e for e in set(entities) if e not in vocab]
+    have = vocab | {e for e in missing if any(len(v) >= 4 and e.startswith(v) for v in vocab)}
+    return _coverage(entities, have, index)
 
 
 class ExtractiveReader:
@@ -140,6 +168,8 @@ class ExtractiveReader:
 
     def _doc_vocab(self, p: Passage, doc_id: str) -> set[str]:
         vocab = set(self.index.doc_tokens.get(doc_id, set())) | set(tokens(f"{p.title} {p.section} {p.text}"))
+        # Treaty and statute texts spell out what questions abbreviate.
+        vocab |= {short for short, words in SPELLED_OUT.items() if words <= vocab}
         return vocab | self._acronym_tokens(p, doc_id)
 
     def candidates(
@@ -148,6 +178,7 @@ class ExtractiveReader:
         self._acronyms = re.findall(r"\b[A-Z]{3,6}\b", info.text)
         cands: list[Candidate] = []
         contexts: list[tuple[str, str, Passage]] = []
+        follow: list[tuple[int, int, str] | None] = []  # the sentence after each candidate
         for pi, p in enumerate(passages):
             sents = sentences(p.text, p.start)
             lead = ""
@@ -162,6 +193,7 @@ class ExtractiveReader:
                     continue  # fragments, and text that tries to instruct the reader, are never evidence
                 cands.append(Candidate(pi, s, e, sent))
                 contexts.append((f"{lead} {sent}", f"{p.title} {p.section} {prev} {sent}", p))
+                follow.append(sents[si + 1] if si + 1 < len(sents) else None)
         if not cands:
             return []
         if qvec is None:
@@ -177,18 +209,21 @@ class ExtractiveReader:
         keep = sorted(range(len(cands)), key=lambda i: pre[i], reverse=True)[: self.max_sentences]
         cands = [cands[i] for i in sorted(keep)]
         contexts = [contexts[i] for i in sorted(keep)]
+        follow = [follow[i] for i in sorted(keep)]
         svecs = self._embed_cached([own for own, _, _ in contexts])
         dense = svecs @ qvec
         doc_ids = {p.id: p.id.rsplit("-", 2)[0] for p in passages}
         vocab_cache: dict[str, set[str]] = {}
+        ent_cache: dict[str, float] = {}
         acro_cache: dict[str, set[str]] = {}
         named: dict[str, bool] = {}
         q_toks = set(info.terms)
         typed = info.kind in ("date", "year", "number", "person", "place", "treaty")
-        for c, (own, ctx, p), d in zip(cands, contexts, dense, strict=True):
+        for c, (own, ctx, p), d, nxt in zip(cands, contexts, dense, follow, strict=True):
             doc_id = doc_ids[p.id]
             if doc_id not in vocab_cache:
                 vocab_cache[doc_id] = self._doc_vocab(p, doc_id)
+                ent_cache[doc_id] = _entity_coverage(info.entities, vocab_cache[doc_id], self.index)
             if doc_id not in acro_cache:
                 acro_cache[doc_id] = self._acronym_tokens(p, doc_id)
                 title_toks = set(tokens(p.title))
@@ -196,11 +231,17 @@ class ExtractiveReader:
                 named[doc_id] = bool(acro_cache[doc_id]) or (len(title_toks) >= 2 and title_toks <= q_toks)
             own_toks, ctx_toks = set(tokens(own)), set(tokens(ctx)) | acro_cache[doc_id]
             c.span, span_quality = best_span(info, c.text, p.date)
+            if typed and not c.span and nxt is not None:
+                # "...have signed this Treaty. DONE at London, Moscow and Washington": the answer
+                # may open the next sentence; the quote then covers both.
+                span, quality = best_span(info, nxt[2], p.date)
+                if span:
+                    c.span, span_quality, c.end, c.text = span, 0.8 * quality, nxt[1], f"{c.text} {nxt[2]}"
             f = {
                 "dense": float(d),
                 "lex": _coverage(info.terms, own_toks, self.index),
                 "ctx": _coverage(info.terms, ctx_toks, self.index),
-                "ent": _coverage(info.entities, vocab_cache[doc_id], self.index) if info.entities else 1.0,
+                "ent": ent_cache[doc_id],
                 "head": _coverage(info.head, ctx_toks, self.index) if info.head else 1.0,
                 "pred": _coverage(info.relation, ctx_toks, self.index, fuzzy=True) if info.relation else 1.0,
                 "type": span_quality if typed else 1.0,
@@ -220,9 +261,14 @@ class ExtractiveReader:
                 + 0.1 * f["year"]
                 + 0.1 * f["named"]
                 + 0.05 * f["rank"]
+                + 0.3 * (info.kind == "define" and bool(c.span))  # the sentence that defines the term
             )
-            c.support = (0.25 * f["ctx"] + 0.25 * f["ent"] + 0.25 * f["pred"] + 0.25 * max(0.0, f["dense"])) * (
-                0.3 + 0.7 * f["type"]
+            # A question's names missing from the document weigh twice: once in the sum, and
+            # as a factor ("Which US president signed the INF Treaty?" answered from a text without INF).
+            c.support = (
+                (0.25 * f["ctx"] + 0.25 * f["ent"] + 0.25 * f["pred"] + 0.25 * max(0.0, f["dense"]))
+                * (0.3 + 0.7 * f["type"])
+                * f["ent"] ** 0.5
             )
         return sorted(cands, key=lambda c: c.score, reverse=True)
 
@@ -253,8 +299,20 @@ def best_span(info: QuestionInfo, sent: str, doc_date: str) -> tuple[str, float]
     return text, min(1.0, score)
 
 
+SPEECH = re.compile(r"^[\s,]*(?:[\w’'.-]+\s+){0,3}(?:said|says|announced|told|stated|warned|added)\b")
+ASKS_SPEECH = re.compile(r"\b(say|said|announce|announced|tell|told|state|stated|warn|warned)\b", re.I)
+
+
 def _spans(info: QuestionInfo, sent: str, doc_date: str) -> list[tuple[str, float, int, int]]:
     """Every typed answer in a sentence: (normalised text, base quality, start, end)."""
+    out = _typed_spans(info, sent, doc_date)
+    if info.kind in ("date", "year") and not ASKS_SPEECH.search(info.text):
+        # "Last month Washington said it would withdraw": the date of the saying, not of the event.
+        out = [(t, q * 0.6 if SPEECH.match(sent[e:]) else q, s, e) for t, q, s, e in out]
+    return out
+
+
+def _typed_spans(info: QuestionInfo, sent: str, doc_date: str) -> list[tuple[str, float, int, int]]:
     q, out = info.text, []
     if info.kind in ("date", "year"):
         for s, e, expr in find_dates(sent):
@@ -300,18 +358,28 @@ def _spans(info: QuestionInfo, sent: str, doc_date: str) -> list[tuple[str, floa
         for m in NAME.finditer(sent):
             words = m.group(0).split()
             if (
-                any(w in GENERIC_CAPS or w.lower() in STOP or w.lower() in CALENDAR for w in words)
+                any(w in GENERIC_CAPS or w in NOT_PERSON or w.lower() in STOP or w.lower() in CALENDAR for w in words)
                 or not _not_in_question(words[-1], q)
                 or sent[m.end() : m.end() + 1] == "-"  # "Intermediate-Range": a compound, not a name
+                # "Treaty on Open Skies", "Explosions for Peaceful Purposes": the tail of a longer name
+                or re.search(r"[A-Z][\w-]*\s+(?:on|of|for|in)\s+(?:the\s+)?$", sent[: m.start()])
             ):
                 continue
-            out.append((m.group(0), 0.8, m.start(), m.end()))
+            # A title in front or a speech verb after marks a person; "Peaceful Purposes" has neither.
+            titled = re.match(TITLES + r"\S", m.group(0)) and re.match(TITLES, m.group(0)).end() > 0  # type: ignore[union-attr]
+            speaks = re.match(r",?\s+(?:said|says|told|added|wrote|spoke|announced|stated)\b", sent[m.end() :])
+            out.append((m.group(0), 0.8 if titled or speaks else 0.6, m.start(), m.end()))
     elif info.kind == "place":
         for m in PLACE.finditer(sent):
             place = re.sub(r"(\s+(?:" + "|".join(w.capitalize() for w in CALENDAR) + r")\b.*)$", "", m.group(1))
             fresh = [w for w in place.split() if w[:1].isupper() and _not_in_question(w, q)]
-            if fresh and place.split()[-1] not in GENERIC_CAPS:
+            if fresh and place.split()[-1] not in GENERIC_CAPS and place.split()[0].lower() not in CALENDAR:
                 out.append((place, 0.8, m.start(1), m.end(1)))
+    elif info.kind == "define":  # 'the term "passive quota" means ...' / 'the On-Site Inspection Agency (OSIA)'
+        for m in definition_pattern(define_term(q)).finditer(sent):
+            g = 1 if m.group(1) else 2
+            if m.group(g)[:1].isupper() or g == 1:
+                out.append((m.group(g).strip(), 1.0, m.start(g), m.end(g)))
     elif info.kind == "treaty":
         for m in TREATY.finditer(sent):
             name = m.group(0).strip()

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 
 from .dates import MONTHS, WEEKDAYS
-from .text import STOP, tokens
+from .text import STOP, stem, tokens
 
 YESNO_START = re.compile(r"^(is|are|was|were|do|does|did|can|could|has|have|had|will|would|should|must|may)\b", re.I)
 AUX = {
@@ -49,6 +49,9 @@ PERSON_NOUNS = {
     "head",
 }
 CALENDAR = frozenset(MONTHS) | frozenset(WEEKDAYS)
+CALENDAR_STEMS = frozenset(stem(w) for w in CALENDAR)
+# Words that say where to look or how to answer, not what happened ("according to the 2020 article").
+META = frozenset(stem(w) for w in "article statement document text mention many much stand mean term defined".split())
 PLACE_NOUNS = {"city", "country", "place", "location", "base", "capital", "area", "atoll", "island"}
 
 
@@ -65,31 +68,65 @@ class QuestionInfo:
     @property
     def relation(self) -> list[str]:
         """The words that say what is asked about the entities ('signed', 'enter into force')."""
-        return [t for t in self.terms if t not in set(self.entities) | set(self.head)]
+        skip = set(self.entities) | set(self.head) | META | CALENDAR_STEMS
+        return [t for t in self.terms if t not in skip and not t.isdigit()]
 
 
 def classify(q: str) -> str:
     low = q.lower().strip()
+    # The question word in front decides: "Who was minister when X happened?" asks for a person.
+    if re.match(r"^(who|whom|whose)\b", low):
+        return "person"
+    if re.match(r"^where\b(?!\s+and\s+when)", low):
+        return "place"
+    if re.match(r"^how\s+(many|much|large|far|often|long|big|old|high)\b", low):
+        return "number"
     if re.search(r"\b(what|which|in what)\s+year\b", low):
         return "year"
     if re.search(r"\bwhen\b|\b(what|which)\s+(date|day|month)\b|\bby\s+what\s+date\b", low):
         return "date"
     if re.search(
-        r"\bhow\s+(many|much|large|far|often|long|big|old|high)\b|\b(what|which)\s+(number|percentage|share|amount|range|distance|limit)\b|\bmaximum\s+(number|range)\b|\bhow\s+\w+\s+in\s+advance\b",
+        r"\bhow\s+(many|much|large|far|often|long|big|old|high)\b|\b(what|which)\s+(number|percentage|share|amount|range|distance|limit)\b|\bmaximum\s+(number|range)\b|\b(what|which)\s+(is|was|are|were)\s+the\s+(total\s+)?(number|percentage|share|amount|range|distance|limit|size|cost)\s+of\b|\bhow\s+\w+\s+in\s+advance\b",
         low,
     ):
         return "number"
     if re.search(r"\b(which|what)\s+(treaty|agreement|convention|accord)\b", low):
         return "treaty"
     if re.match(r"^(who|whom)\b", low) or re.search(
-        r"\b(which|what)\s+(\w+\s+)?(" + "|".join(PERSON_NOUNS) + r")s?\b", low
+        r"\b(which|what)\s+(\w+\s+){0,2}(" + "|".join(PERSON_NOUNS) + r")s?\b", low
     ):
         return "person"
     if re.match(r"^where\b", low) or re.search(r"\b(which|what)\s+(" + "|".join(PLACE_NOUNS) + r")\b", low):
         return "place"
     if YESNO_START.match(low):
         return "yesno"
+    if define_term(q):
+        return "define"
     return "other"
+
+
+def definition_pattern(term: str) -> re.Pattern[str]:
+    """Where a text defines `term`: 'the term "X" means <group 1>' or '<group 2> (X)'."""
+    t = re.escape(term)
+    return re.compile(
+        rf"[\"“]?\b{t}\b[\"”]?\s*(?:\([^)]*\)\s*)?(?:means|shall mean|refers to|is defined as|stands for)\s+(.+?)(?=;|\.\s|\.?$)"
+        rf"|((?:[A-Z][\w-]*\s+){{1,6}})\(\s*(?:the\s+)?[\"“]?{t}[\"”]?\s*\)",
+        re.I,
+    )
+
+
+def define_term(q: str) -> str:
+    """The term a definition question asks about: 'What does OSIA stand for?' -> 'OSIA',
+    'What is the passive quota under the Open Skies Treaty?' -> 'passive quota'."""
+    m = re.match(
+        r"^\s*what\s+(?:does|do)\s+(?:the\s+(?:term|acronym|abbreviation)\s+)?(.+?)\s+(?:stand\s+for|mean)\b", q, re.I
+    )
+    m = m or re.match(
+        r"^\s*what\s+is\s+(?:meant\s+by\s+)?(?:an?\s+|the\s+)?(?:term\s+)?(.{2,40}?)(?:\s+(?:under|in)\s+the\s+.+)?\s*\?*\s*$",
+        q,
+        re.I,
+    )
+    return m.group(1).strip(" \"“”'") if m else ""
 
 
 def analyze(q: str) -> QuestionInfo:

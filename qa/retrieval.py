@@ -147,8 +147,15 @@ class HybridRetriever:
         return self.store.embedder.embed([self.index.expand(query)])[0]
 
     def retrieve(
-        self, query: str, k: int | None = None, filters: Filters | None = None, vector: np.ndarray | None = None
+        self,
+        query: str,
+        k: int | None = None,
+        filters: Filters | None = None,
+        vector: np.ndarray | None = None,
+        pattern: re.Pattern[str] | None = None,
     ) -> list[Passage]:
+        """Hybrid search. `pattern` (e.g. where a term is defined) ranks matching chunks as a
+        third list: a word-level search finds a one-line definition among many mentions poorly."""
         k = k or self.config.k
         filters = filters or Filters()
         cfg = self.config
@@ -172,6 +179,10 @@ class HybridRetriever:
                 break
             cid = self.index.ids[row]
             fused[cid] = fused.get(cid, 0.0) + cfg.bm25_weight / (cfg.rrf_k + rank + 1)
+        if pattern is not None:
+            hits = [cid for cid, text in zip(self.index.ids, self.index.texts, strict=True) if pattern.search(text)]
+            for rank, cid in enumerate(hits[: cfg.candidates]):
+                fused[cid] = fused.get(cid, 0.0) + 1 / (cfg.rrf_k + rank + 1)
         # Questions that name a year prefer documents from then.
         years = {int(y) for y in YEAR.findall(query)}
         if years and cfg.date_boost:

@@ -112,15 +112,56 @@ def stem(word: str) -> str:
     return str(_stemmer().stemWord(word))
 
 
+# Words a question and its evidence use interchangeably for the same event ("leave" the treaty
+# vs "exit"/"withdraw from" it). A small general table for news and treaty language, matched
+# on stems; it only widens the predicate match, never adds entities.
+_FAMILIES = (
+    "leave exit withdraw withdrawal quit abandon ditch pull",
+    "sign signature signatory conclude",
+    "ban prohibit prohibition forbid outlaw",
+    "violate violation breach noncompliance",
+    "join accede accession adhere",
+    "ratify ratification approve",
+    "start begin launch commence",
+    "end terminate termination expire expiry cease",
+    "kill die death dead",
+    "meet meeting talks summit",
+    "elect election win vote",
+    "arrest detain detention",
+    "attack strike assault",
+    "deploy deployment station",
+    "test launch fire",
+)
+
+
+@lru_cache(maxsize=1)
+def _related() -> dict[str, frozenset[str]]:
+    out: dict[str, set[str]] = {}
+    for family in _FAMILIES:
+        stems = {stem(w) for w in family.split()}
+        for s in stems:
+            out.setdefault(s, set()).update(stems)
+    return {k: frozenset(v) for k, v in out.items()}
+
+
+def related(term: str) -> frozenset[str]:
+    """The stem itself and the stems used interchangeably with it."""
+    return _related().get(term, frozenset((term,)))
+
+
 def tokens(text: str) -> list[str]:
     """Lower-cased, stemmed content words (stop words dropped)."""
     out = []
-    for w in WORD.findall(text.lower().replace("’", "'")):
-        w = w.strip(".'-")
-        if w.endswith("'s"):
-            w = w[:-2]
-        if w and w not in STOP:
-            out.append(stem(IRREGULAR.get(w, w)))
+    for word in WORD.findall(text.lower().replace("’", "'")):
+        word = word.strip(".'-")
+        if re.fullmatch(r"(?:[a-z]\.)+[a-z]", word):
+            word = word.replace(".", "")  # U.S. = US, U.K. = UK
+        # "test-fired" matches "test fired", "US-Russia talks" matches "US and Russian".
+        for w in word.split("-"):
+            if w.endswith("'s"):
+                w = w[:-2]
+            if w and w not in STOP:
+                out.append(stem(IRREGULAR.get(w, w)))
     return out
 
 

@@ -24,13 +24,20 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One ONNX export of the embedding model for the whole run (each data dir would export again)."""
+    return tmp_path_factory.mktemp("models")
+
+
 @pytest.fixture(autouse=True)
-def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model_cache: Path) -> None:
     """No test reads the developer's .env or writes to ./.ragqa."""
     for key in list(os.environ):
         if key.startswith("RAGQA_"):
             monkeypatch.delenv(key)
     monkeypatch.setenv("RAGQA_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("RAGQA_MODEL_CACHE", str(model_cache))
     monkeypatch.chdir(tmp_path)
 
 
@@ -102,7 +109,7 @@ def fake_settings(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session")
-def corpus_store(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+def corpus_store(tmp_path_factory: pytest.TempPathFactory, model_cache: Path):  # type: ignore[no-untyped-def]
     """The shared corpus ingested once with the real MiniLM model (session-wide)."""
     if not CORPUS.exists():
         pytest.skip("../shared/corpus is not present")
@@ -111,7 +118,7 @@ def corpus_store(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-u
     from settings import Settings
 
     data = tmp_path_factory.mktemp("corpus-data")
-    settings = Settings().override(data_dir=data)
+    settings = Settings().override(data_dir=data, model_cache=model_cache)
     store = build_store(settings)
     report = Ingestor(store, settings.ingest, data, progress=False).run([CORPUS])
     assert not report.files_failed, report.files_failed

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -91,9 +92,11 @@ def test_openai_backend_down_falls_back_quickly(corpus_store) -> None:  # type: 
     assert time.monotonic() - started < 60  # bounded by the timeout, not a hang (generous: CI is noisy)
 
 
-def test_no_network_needed(corpus_store, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """ingest and ask in a process whose socket connects are refused except to loopback."""
-    settings, _, _ = corpus_store
+def _offline_prefix() -> list[str]:
+    """Run in a fresh network namespace (no interfaces up, not even loopback) when the kernel
+    lets us; otherwise in a process whose non-loopback socket connects are refused."""
+    if shutil.which("unshare") and subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode == 0:
+        return ["unshare", "-n", sys.executable, "-m", "cli"]
     guard = (
         "import socket, sys\n"
         "orig = socket.socket.connect\n"
@@ -106,11 +109,17 @@ def test_no_network_needed(corpus_store, tmp_path) -> None:  # type: ignore[no-u
         "from cli import main\n"
         "sys.exit(main(sys.argv[1:]))\n"
     )
-    env = {**os.environ, "RAGQA_DATA_DIR": str(tmp_path / "offline")}
+    return [sys.executable, "-c", guard]
+
+
+def test_no_network_needed(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """ingest and ask with networking disabled for the process."""
     from tests.conftest import CORPUS, ROOT
 
+    env = {**os.environ, "RAGQA_DATA_DIR": str(tmp_path / "offline")}
+    offline = _offline_prefix()
     ing = subprocess.run(
-        [sys.executable, "-c", guard, "ingest", str(CORPUS / "news"), "--json"],
+        [*offline, "ingest", str(CORPUS / "news"), "--json"],
         env=env,
         cwd=ROOT,
         capture_output=True,
@@ -118,13 +127,9 @@ def test_no_network_needed(corpus_store, tmp_path) -> None:  # type: ignore[no-u
         timeout=600,
     )
     assert ing.returncode == 0, ing.stderr[-800:]
+    assert json.loads(ing.stdout)["files_ingested"] == 9
     ask = subprocess.run(
-        [sys.executable, "-c", guard, "ask", INF, "--json"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
+        [*offline, "ask", INF, "--json"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=600
     )
     assert ask.returncode == 0, ask.stderr[-800:]
     assert "February 2, 2019" in json.loads(ask.stdout)["answer"]

@@ -12,7 +12,7 @@ import pytest
 
 from cli import build_store, main
 from ingest import Ingestor
-from tests.conftest import CORPUS, FIXTURES, free_port, wait_until_up
+from tests.conftest import CORPUS, FIXTURES, ROOT, free_port, wait_until_up
 
 pytestmark = pytest.mark.integration
 
@@ -123,3 +123,50 @@ def test_chroma_server_outage_gives_a_clear_error_and_recovers(tmp_path: Path) -
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_onnx_model_gives_sentence_transformers_vectors(model_cache: Path) -> None:
+    """The ONNX Runtime copy must be the same model: same vectors as sentence-transformers."""
+    import numpy as np
+    from sentence_transformers import SentenceTransformer
+
+    from vectorstore import MiniLMEmbedder
+    from vectorstore.onnx_export import model_dir
+
+    texts = ["When did the US leave the INF treaty?", "ok", "word " * 400, "Ünïcode “quotes” — dashes"]
+    reference = SentenceTransformer(str(model_dir()), device="cpu").encode(texts, normalize_embeddings=True)
+    fp32 = MiniLMEmbedder(model_cache).embed(texts)
+    assert np.sum(fp32 * reference, axis=1).min() > 0.9999
+    int8 = MiniLMEmbedder(model_cache, "int8")
+    cos = np.sum(int8.embed(texts) * reference, axis=1)
+    assert cos.min() > 0.95 and cos.max() < 0.9999  # close, but not the same vectors...
+    assert int8.name != MiniLMEmbedder(model_cache).name  # ...so a store knows which it holds
+
+
+def test_damaged_model_file_is_a_clear_error(tmp_path: Path, model_cache: Path) -> None:
+    from vectorstore import EmbeddingError, MiniLMEmbedder
+    from vectorstore.onnx_export import onnx_file
+
+    shutil.copytree(model_cache, tmp_path / "models")
+    onnx_file(tmp_path / "models", "fp32").write_bytes(b"not a model")
+    with pytest.raises(EmbeddingError, match="delete it to export it again"):
+        MiniLMEmbedder(tmp_path / "models").embed(["x"])
+
+
+def test_answering_does_not_import_torch(corpus_store) -> None:  # type: ignore[no-untyped-def]
+    """Why `ragqa ask` starts in seconds: the query path runs on ONNX Runtime only."""
+    settings, _, _ = corpus_store
+    code = (
+        "import sys; from cli import main; main(['ask', 'When was the US exit date from the INF treaty?']); "
+        "print(sorted(m for m in ('torch', 'transformers', 'sentence_transformers') if m in sys.modules))"
+    )
+    env = {
+        **os.environ,
+        "RAGQA_DATA_DIR": str(settings.store.data_dir),
+        "RAGQA_MODEL_CACHE": str(settings.store.models_dir),
+    }
+    out = subprocess.run(
+        [os.sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-800:]
+    assert "February 2" in out.stdout and out.stdout.strip().endswith("[]")

@@ -11,8 +11,10 @@ from tests.conftest import ROOT
 
 def test_readme_documents_every_setting() -> None:
     readme = (ROOT / "README.md").read_text()
-    for var, _, _ in config_table():
-        assert f"`{var}`" in readme, f"{var} missing from README's configuration table"
+    for var, default, _ in config_table():
+        assert f"| `{var}` | {default or '(unset)'} |" in readme, (
+            f"{var} missing or its default wrong in README's table"
+        )
 
 
 def test_help_does_not_import_heavy_libraries() -> None:

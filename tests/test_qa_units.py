@@ -65,6 +65,14 @@ def test_relative_dates_and_spelled_numbers() -> None:
         ("Which treaty does the statute say Russia violates?", "treaty"),
         ("Is the CFE Treaty limited in duration?", "yesno"),
         ("What new dialogue did they announce?", "other"),
+        # the question word in front decides, not a "when" clause later on
+        ("Who was foreign minister when the pact was signed?", "person"),
+        ("How many members did the pact have when it entered into force?", "number"),
+        ("Where and when was the pact signed?", "date"),
+        ("Which South Korean president signed it?", "person"),
+        ("What is the range of the new rocket?", "number"),
+        ("What does ZBRA stand for?", "define"),
+        ("What is the term zebra line under the Road Accord?", "define"),
     ],
 )
 def test_question_types(question: str, kind: str) -> None:
@@ -113,3 +121,99 @@ def test_marker_to_a_missing_passage_is_removed_or_repointed() -> None:
 def test_claims_keep_their_markers() -> None:
     claims = parse_claims("Yes [1]. It was signed in 1990 [2] [3].")
     assert [(c.text, c.markers) for c in claims] == [("Yes.", [1]), ("It was signed in 1990.", [2, 3])]
+
+
+def test_tokens_treat_abbreviations_and_hyphens_like_their_spelled_forms() -> None:
+    from qa.text import tokens
+
+    assert tokens("the U.S. position") == tokens("the US position")
+    assert set(tokens("test fired")) <= set(tokens("test-fired"))
+    assert set(tokens("US-Russia talks")) >= {"us", "russia"}
+
+
+def test_related_verbs_share_a_family_and_nothing_else() -> None:
+    from qa.text import related, stem
+
+    assert stem("exit") in related(stem("leave")) and stem("withdraw") in related(stem("leave"))
+    assert stem("sign") not in related(stem("leave"))
+    assert related("zzzq") == {"zzzq"}
+
+
+def test_relation_words_leave_out_dates_and_source_words() -> None:
+    info = analyze("How many members does the pact have according to the 2020 article in March?")
+    assert set(info.relation) == {"member", "pact"}
+
+
+def _reader_candidates(question: str, text: str, date: str = ""):  # type: ignore[no-untyped-def]
+    from qa.extractive import ExtractiveReader
+    from qa.retrieval import LexicalIndex
+    from vectorstore import ChunkMeta, FakeEmbedder
+
+    meta = ChunkMeta(
+        doc_id="d1",
+        source="road.md",
+        file_name="road.md",
+        title="Road Accord",
+        doc_type="treaty",
+        date=date,
+        section="Road Accord",
+        chunk_index=0,
+        start=0,
+        end=len(text),
+        content_hash="h",
+    )
+    index = LexicalIndex(["d1-h-0"], [text], [meta])
+    passage = Passage(
+        id="d1-h-0",
+        text=text,
+        source="road.md",
+        file_name="road.md",
+        title="Road Accord",
+        doc_type="treaty",
+        date=date,
+        section="Road Accord",
+        start=0,
+        end=len(text),
+        score=1.0,
+    )
+    return ExtractiveReader(FakeEmbedder(), index).candidates(analyze(question), [passage])
+
+
+def test_definitions_are_lifted_from_the_defining_sentence() -> None:
+    text = (
+        'Drivers shall stop at every zebra line. The term "zebra line" means a crossing painted in white stripes. '
+        "The Zebra Line Authority (ZLA) keeps the register."
+    )
+    assert (
+        _reader_candidates("What is a zebra line under the Road Accord?", text)[0].span
+        == "a crossing painted in white stripes"
+    )
+    assert _reader_candidates("What does ZLA stand for?", text)[0].span == "The Zebra Line Authority"
+
+
+def test_an_answer_opening_the_next_sentence_is_found() -> None:
+    text = "IN WITNESS WHEREOF the undersigned have signed this Accord. DONE at the cities of Lisbon and Porto, the fifth day of May."
+    best = _reader_candidates("Where was the Road Accord signed?", text)[0]
+    assert best.span == "Lisbon and Porto" and "signed" in best.text
+
+
+def test_the_date_of_a_statement_is_not_the_date_of_the_event() -> None:
+    from qa.extractive import _spans
+
+    said = _spans(
+        analyze("When did the bridge close?"), "Last month the ministry said it would close the bridge.", "2019-05-10"
+    )
+    did = _spans(analyze("When did the bridge close?"), "Last month the ministry closed the bridge.", "2019-05-10")
+    asked = _spans(
+        analyze("When did the ministry say it would close the bridge?"),
+        "Last month the ministry said it would close the bridge.",
+        "2019-05-10",
+    )
+    assert said[0][0] == did[0][0] == "April 2019"
+    assert said[0][1] < did[0][1] == asked[0][1]
+
+
+def test_titles_of_documents_are_not_people() -> None:
+    text = "The Treaty on Open Roads was signed with the Declaration for Peaceful Purposes by Minister Anna Berg."
+    spans = [c.span for c in _reader_candidates("Who signed the Treaty on Open Roads?", text)]
+    assert spans[0] == "Minister Anna Berg"

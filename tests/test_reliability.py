@@ -47,7 +47,7 @@ def _bad_corpus(root: Path) -> dict[str, str | None]:
         "broken.json": b'{"title": "x", "text": "y"',
         "objects.json": b"[1, 2, 3]",
         "script-only.html": b"<html><script>alert(1)</script></html>",
-        "huge-one-line.txt": b"x" * (21 * 1024 * 1024),
+        "huge-one-line.txt": b"x" * (50 * 1024 * 1024),
         "notes.docx": b"PK\x03\x04 not really",
         # handled (ingested, maybe with a warning)
         "latin1.txt": "Délégation française: the treaty was signed in Genève.".encode("latin-1"),

@@ -27,9 +27,20 @@ class StoreConfig(BaseSettings):
     embedding_model: str = Field(
         "all-MiniLM-L6-v2", description="Embedding model name (for `openai`, the server's model name)."
     )
+    embedding_precision: Literal["fp32", "int8"] = Field(
+        "fp32",
+        description="Bundled MiniLM in fp32 (sentence-transformers' vectors) or int8 (faster ingest, slightly different vectors; needs `ingest --rebuild`).",
+    )
+    model_cache: Path | None = Field(
+        None, description="Where the ONNX export of the bundled model is kept (default: `models/` in the data dir)."
+    )
     embedding_batch_size: int = Field(
         16, description="Texts per embedding batch (16 measured fastest on 2 cores: less padding)."
     )
     embeddings_base_url: str | None = Field(
         None, description="Base URL of an OpenAI-compatible embeddings server (RAGQA_EMBEDDINGS=openai)."
     )
+
+    @property
+    def models_dir(self) -> Path:
+        return self.model_cache or self.data_dir / "models"
