@@ -149,33 +149,19 @@ def _reader_candidates(question: str, text: str, date: str = ""):  # type: ignor
     from qa.retrieval import LexicalIndex
     from vectorstore import ChunkMeta, FakeEmbedder
 
-    meta = ChunkMeta(
-        doc_id="d1",
+    shared = dict(
         source="road.md",
         file_name="road.md",
         title="Road Accord",
         doc_type="treaty",
         date=date,
         section="Road Accord",
-        chunk_index=0,
         start=0,
         end=len(text),
-        content_hash="h",
     )
+    meta = ChunkMeta(doc_id="d1", chunk_index=0, content_hash="h", **shared)
     index = LexicalIndex(["d1-h-0"], [text], [meta])
-    passage = Passage(
-        id="d1-h-0",
-        text=text,
-        source="road.md",
-        file_name="road.md",
-        title="Road Accord",
-        doc_type="treaty",
-        date=date,
-        section="Road Accord",
-        start=0,
-        end=len(text),
-        score=1.0,
-    )
+    passage = Passage(id="d1-h-0", text=text, score=1.0, **shared)
     return ExtractiveReader(FakeEmbedder(), index).candidates(analyze(question), [passage])
 
 
