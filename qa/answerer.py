@@ -103,7 +103,7 @@ class Answerer:
             except RagqaError as exc:  # e.g. the local model is not installed
                 backend_note = f"{backend} backend unavailable ({exc}); extractive answer shown"
         complete = getattr(gen, "complete", None)
-        standalone = rewrite(question, history, complete)
+        standalone = self.retriever.index.restore_case(rewrite(question, history, complete))
         parts = [self._part(q, filters, k) for q in split_parts(standalone)]
         parts = self._carry_over(parts, filters, k)
         t_retrieve = time.perf_counter()

@@ -14,7 +14,7 @@ import numpy as np
 from vectorstore import ChunkMeta, ChunkStore, date_num
 
 from .config import QAConfig
-from .text import stem, tokens
+from .text import STOP, stem, tokens
 from .types import Filters, Passage
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,20 @@ class LexicalIndex:
         for meta, toks in zip(metas, corpus_tokens, strict=True):
             self.doc_tokens.setdefault(meta.doc_id, set()).update(toks)
             self.titles[meta.doc_id] = meta.title
+        self.acronyms = _acronyms(texts)
+
+    def restore_case(self, question: str) -> str:
+        """'npt depositary govts?' -> 'NPT depositary govts?': a word the documents only ever
+        write in capitals (or that abbreviates a title, 'cfe') is a name, whatever the user typed."""
+
+        def fix(m: re.Match[str]) -> str:
+            word = m.group(0)
+            upper = word.upper()
+            if word.islower() and word not in STOP and (upper in self.acronyms or self.acronym_titles(upper)):
+                return upper
+            return word
+
+        return re.sub(r"\b[A-Za-z]{3,6}\b", fix, question)
 
     def acronym_titles(self, text: str) -> dict[str, list[str]]:
         """Acronyms in `text` that abbreviate a document title ('CFE' -> 'Treaty on
@@ -84,6 +98,19 @@ class LexicalIndex:
         if not q or not self.ids:
             return np.zeros(len(self.ids), dtype=np.float32)
         return np.asarray(self._bm25.get_scores(q), dtype=np.float32)
+
+
+def _acronyms(texts: list[str]) -> set[str]:
+    """Words of 3-6 capitals that the texts never also write in lower case ('NPT', not 'START'
+    when 'start' occurs as a word too)."""
+    upper: set[str] = set()
+    for text in texts:
+        upper.update(re.findall(r"\b[A-Z]{3,6}\b", text))
+    if not upper:
+        return set()
+    lowered = re.compile(r"\b(?:" + "|".join(sorted(w.lower() for w in upper)) + r")\b")
+    used = {m for text in texts for m in lowered.findall(text)}
+    return {w for w in upper if w.lower() not in used}
 
 
 def _abbreviates(acronym: str, title: str) -> bool:

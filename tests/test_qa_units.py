@@ -203,3 +203,31 @@ def test_titles_of_documents_are_not_people() -> None:
     text = "The Treaty on Open Roads was signed with the Declaration for Peaceful Purposes by Minister Anna Berg."
     spans = [c.span for c in _reader_candidates("Who signed the Treaty on Open Roads?", text)]
     assert spans[0] == "Minister Anna Berg"
+
+
+def test_lower_case_acronyms_are_restored_only_when_the_texts_never_write_them_small() -> None:
+    from qa.retrieval import LexicalIndex
+    from vectorstore import ChunkMeta
+
+    texts = ["The ZNT binds its parties. Talks restart in MAY; they may start soon.", "The Road Accord."]
+    metas = [
+        ChunkMeta(
+            doc_id=f"d{i}",
+            source=f"{i}.md",
+            file_name=f"{i}.md",
+            title=title,
+            doc_type="treaty",
+            section=title,
+            start=0,
+            end=len(text),
+            content_hash="h",
+            chunk_index=0,
+        )
+        for i, (text, title) in enumerate(
+            zip(texts, ["Zebra Non-crossing Treaty", "Road Accord Protocol"], strict=True)
+        )
+    ]
+    index = LexicalIndex(["a", "b"], texts, metas)
+    assert index.restore_case("who are the znt parties?") == "who are the ZNT parties?"
+    assert index.restore_case("when may talks start?") == "when may talks start?"  # 'may' is also a word there
+    assert index.restore_case("what does the rap say?") == "what does the RAP say?"  # abbreviates a title
