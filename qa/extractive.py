@@ -28,6 +28,9 @@ NUMBER = re.compile(
 )
 TITLES = r"(?:(?:Deputy|Foreign|Defense|Defence|Prime|Vice|National|Security|Advisor|Adviser|Secretary|Minister|President|General|Ambassador|Chancellor|Senator|Mr\.|Ms\.|Dr\.)\s+)*"
 NAME = re.compile(TITLES + r"[A-Z][a-z]+(?:\s+(?:[A-Z]\.\s*)?[A-Z][a-z]+){1,3}")
+TITLED_NAME = re.compile(
+    TITLES.replace(")*", ")+", 1) + r"(?!(?:of|the)\b)[A-Z][a-z]+(?:\s+(?:[A-Z]\.\s*)?[A-Z][a-z]+){0,2}(?=[\s,.;:’'!?)]|$)"
+)
 _PLACE_NAME = r"(?:the\s+)?[A-Z][\w-]+(?:\s+(?:of\s+the\s+|of\s+|in\s+the\s+)?[A-Z][\w-]+){0,5}"
 PLACE = re.compile(  # "at Moscow", "near Kwajalein Atoll", "at the cities of London, Moscow and Washington"
     r"\b(?:in|at|near|from|to)\s+(?:the\s+(?:cities|city|towns?|capitals?)\s+of\s+)?"
@@ -355,7 +358,14 @@ def _typed_spans(info: QuestionInfo, sent: str, doc_date: str) -> list[tuple[str
                 quality = 1.0  # "how many battle tanks" -> "20,000 battle tanks"
             out.append((value, quality, m.start(), m.end()))
     elif info.kind == "person":
+        # Titled names first ("Russian Foreign Minister Sergei Lavrov" would otherwise be cut at
+        # four capitalised words), then other names that do not overlap them.
+        titled_spans = [m for m in TITLED_NAME.finditer(sent) if _not_in_question(m.group(0).split()[-1], q)]
+        for m in titled_spans:
+            out.append((m.group(0), 0.8, m.start(), m.end()))
         for m in NAME.finditer(sent):
+            if any(t.start() < m.end() and m.start() < t.end() for t in titled_spans):
+                continue
             words = m.group(0).split()
             if (
                 any(w in GENERIC_CAPS or w in NOT_PERSON or w.lower() in STOP or w.lower() in CALENDAR for w in words)
@@ -389,10 +399,29 @@ def _typed_spans(info: QuestionInfo, sent: str, doc_date: str) -> list[tuple[str
     return out
 
 
+WEAK = re.compile(r"(?<!\ba )\b(little|few|hardly|rarely|seldom)\b", re.I)
+
+
+def _negated_near(question: str, sent: str) -> bool:
+    """Is what the question asks about negated in the sentence? Looks at the few words before
+    each question word the sentence repeats ("is not equipped to carry weapons"; but not the
+    'not' inside a definition of the asked word); the whole sentence when it repeats none."""
+    asked = set(tokens(question)) - {"treati", "parti", "state"}
+    words = list(re.finditer(r"[\w’'-]+", sent))
+    hits = [i for i, m in enumerate(words) if set(tokens(m.group(0))) & asked]
+    if not hits:
+        return bool(NEGATION.search(sent) or WEAK.search(sent))
+    for i in hits:
+        start, end = words[max(0, i - 4)].start(), words[i].start()
+        if NEGATION.search(sent, start, end) or WEAK.search(sent, start, end):
+            return True
+    return False
+
+
 def yes_or_no(question: str, sent: str) -> str:
     """'Yes'/'No' from the polarity of the evidence against that of the question."""
     q_neg = bool(NEGATION.search(question))
-    s_neg = bool(NEGATION.search(sent))
+    s_neg = _negated_near(question, sent)
     # "Is it limited?" vs "of unlimited duration", "armed" vs "unarmed": a negated form of a question word.
     for word in re.findall(r"[a-z]+", question.lower()):
         if len(word) > 3 and re.search(rf"\b(un|in|non-?){word}", sent.lower()):

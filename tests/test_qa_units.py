@@ -231,3 +231,35 @@ def test_lower_case_acronyms_are_restored_only_when_the_texts_never_write_them_s
     assert index.restore_case("who are the znt parties?") == "who are the ZNT parties?"
     assert index.restore_case("when may talks start?") == "when may talks start?"  # 'may' is also a word there
     assert index.restore_case("what does the rap say?") == "what does the RAP say?"  # abbreviates a title
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "expected"),
+    [
+        ("Are the planes allowed to carry weapons?", "The plane is not equipped to carry weapons.", "No"),
+        (
+            "Must the planes be unarmed?",
+            'The term "unarmed" means that the plane is not equipped to carry weapons.',
+            "Yes",
+        ),
+        (
+            "Did the city show great interest in the plan?",
+            "The city has so far shown little interest in the plan.",
+            "No",
+        ),
+        ("Did the city show interest in the plan?", "The city showed a little interest in the plan.", "Yes"),
+        ("Is the pact limited in duration?", "This pact shall be of unlimited duration.", "No"),
+    ],
+)
+def test_yes_no_follows_the_polarity_of_what_was_asked(question: str, sentence: str, expected: str) -> None:
+    from qa.extractive import yes_or_no
+
+    assert yes_or_no(question, sentence) == expected
+
+
+def test_a_titled_name_is_taken_whole() -> None:
+    from qa.extractive import _spans
+
+    sent = "Russian Foreign Minister Sergei Lavrov said Wednesday that talks had failed."
+    names = [s[0] for s in _spans(analyze("Who is the Russian foreign minister?"), sent, "")]
+    assert names[0].endswith("Sergei Lavrov")
