@@ -28,8 +28,9 @@ NUMBER = re.compile(
 )
 TITLES = r"(?:(?:Deputy|Foreign|Defense|Defence|Prime|Vice|National|Security|Advisor|Adviser|Secretary|Minister|President|General|Ambassador|Chancellor|Senator|Mr\.|Ms\.|Dr\.)\s+)*"
 NAME = re.compile(TITLES + r"[A-Z][a-z]+(?:\s+(?:[A-Z]\.\s*)?[A-Z][a-z]+){1,3}")
+ONE_OR_MORE_TITLES = TITLES.replace(")*", ")+", 1)
 TITLED_NAME = re.compile(
-    TITLES.replace(")*", ")+", 1) + r"(?!(?:of|the)\b)[A-Z][a-z]+(?:\s+(?:[A-Z]\.\s*)?[A-Z][a-z]+){0,2}(?=[\s,.;:’'!?)]|$)"
+    ONE_OR_MORE_TITLES + r"(?!(?:of|the)\b)[A-Z][a-z]+(?:\s+(?:[A-Z]\.\s*)?[A-Z][a-z]+){0,2}(?=[\s,.;:’'!?)]|$)"
 )
 _PLACE_NAME = r"(?:the\s+)?[A-Z][\w-]+(?:\s+(?:of\s+the\s+|of\s+|in\s+the\s+)?[A-Z][\w-]+){0,5}"
 PLACE = re.compile(  # "at Moscow", "near Kwajalein Atoll", "at the cities of London, Moscow and Washington"
@@ -376,7 +377,7 @@ def _typed_spans(info: QuestionInfo, sent: str, doc_date: str) -> list[tuple[str
             ):
                 continue
             # A title in front or a speech verb after marks a person; "Peaceful Purposes" has neither.
-            titled = re.match(TITLES + r"\S", m.group(0)) and re.match(TITLES, m.group(0)).end() > 0  # type: ignore[union-attr]
+            titled = re.match(ONE_OR_MORE_TITLES, m.group(0))
             speaks = re.match(r",?\s+(?:said|says|told|added|wrote|spoke|announced|stated)\b", sent[m.end() :])
             out.append((m.group(0), 0.8 if titled or speaks else 0.6, m.start(), m.end()))
     elif info.kind == "place":

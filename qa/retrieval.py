@@ -102,15 +102,13 @@ class LexicalIndex:
 
 def _acronyms(texts: list[str]) -> set[str]:
     """Words of 3-6 capitals that the texts never also write in lower case ('NPT', not 'START'
-    when 'start' occurs as a word too)."""
+    when 'start' occurs as a word too). One pass of two simple patterns: linear in the corpus."""
     upper: set[str] = set()
+    lower: set[str] = set()
     for text in texts:
         upper.update(re.findall(r"\b[A-Z]{3,6}\b", text))
-    if not upper:
-        return set()
-    lowered = re.compile(r"\b(?:" + "|".join(sorted(w.lower() for w in upper)) + r")\b")
-    used = {m for text in texts for m in lowered.findall(text)}
-    return {w for w in upper if w.lower() not in used}
+        lower.update(re.findall(r"\b[a-z]{3,6}\b", text))
+    return {w for w in upper if w.lower() not in lower}
 
 
 def _abbreviates(acronym: str, title: str) -> bool:
