@@ -263,3 +263,11 @@ def test_a_titled_name_is_taken_whole() -> None:
     sent = "Russian Foreign Minister Sergei Lavrov said Wednesday that talks had failed."
     names = [s[0] for s in _spans(analyze("Who is the Russian foreign minister?"), sent, "")]
     assert names[0].endswith("Sergei Lavrov")
+
+
+def test_a_date_for_another_event_gets_less_support() -> None:
+    text = "The Road Accord was signed at Lisbon on May 5, 2020."
+    signed = _reader_candidates("When was the Road Accord signed?", text)[0]
+    ratified = _reader_candidates("When was the Road Accord ratified?", text)[0]
+    assert signed.span == ratified.span == "May 5, 2020"
+    assert ratified.support < signed.support * 0.8
