@@ -173,11 +173,11 @@ class ExtractiveReader:
         found = self.index.acronym_titles(p.title + " " + " ".join(self._acronyms))
         return {stem(acro.lower()) for acro, docs in found.items() if doc_id in docs}
 
-    def _doc_vocab(self, p: Passage, doc_id: str) -> set[str]:
+    def _doc_vocab(self, p: Passage, doc_id: str, acronyms: set[str]) -> set[str]:
         vocab = set(self.index.doc_tokens.get(doc_id, set())) | set(tokens(f"{p.title} {p.section} {p.text}"))
         # Treaty and statute texts spell out what questions abbreviate.
         vocab |= {short for short, words in SPELLED_OUT.items() if words <= vocab}
-        return vocab | self._acronym_tokens(p, doc_id)
+        return vocab | acronyms
 
     def candidates(
         self, info: QuestionInfo, passages: list[Passage], qvec: np.ndarray | None = None
@@ -228,11 +228,10 @@ class ExtractiveReader:
         typed = info.kind in ("date", "year", "number", "person", "place", "treaty")
         for c, (own, ctx, p), d, nxt in zip(cands, contexts, dense, follow, strict=True):
             doc_id = doc_ids[p.id]
-            if doc_id not in vocab_cache:
-                vocab_cache[doc_id] = self._doc_vocab(p, doc_id)
-                ent_cache[doc_id] = _entity_coverage(info.entities, vocab_cache[doc_id], self.index)
             if doc_id not in acro_cache:
                 acro_cache[doc_id] = self._acronym_tokens(p, doc_id)
+                vocab_cache[doc_id] = self._doc_vocab(p, doc_id, acro_cache[doc_id])
+                ent_cache[doc_id] = _entity_coverage(info.entities, vocab_cache[doc_id], self.index)
                 title_toks = set(tokens(p.title))
                 # The question names this document ("the Treaty on Open Skies", or its acronym "CFE").
                 named[doc_id] = bool(acro_cache[doc_id]) or (len(title_toks) >= 2 and title_toks <= q_toks)

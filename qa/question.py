@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from .dates import MONTHS, WEEKDAYS
 from .text import STOP, stem, tokens
@@ -92,11 +93,9 @@ def classify(q: str) -> str:
         return "number"
     if re.search(r"\b(which|what)\s+(treaty|agreement|convention|accord)\b", low):
         return "treaty"
-    if re.match(r"^(who|whom)\b", low) or re.search(
-        r"\b(which|what)\s+(\w+\s+){0,2}(" + "|".join(PERSON_NOUNS) + r")s?\b", low
-    ):
+    if re.search(r"\b(which|what)\s+(\w+\s+){0,2}(" + "|".join(PERSON_NOUNS) + r")s?\b", low):
         return "person"
-    if re.match(r"^where\b", low) or re.search(r"\b(which|what)\s+(" + "|".join(PLACE_NOUNS) + r")\b", low):
+    if re.search(r"\b(which|what)\s+(" + "|".join(PLACE_NOUNS) + r")\b", low):
         return "place"
     if YESNO_START.match(low):
         return "yesno"
@@ -105,6 +104,7 @@ def classify(q: str) -> str:
     return "other"
 
 
+@lru_cache(maxsize=256)
 def definition_pattern(term: str) -> re.Pattern[str]:
     """Where a text defines `term`: 'the term "X" means <group 1>' or '<group 2> (X)'."""
     t = re.escape(term)
@@ -115,6 +115,7 @@ def definition_pattern(term: str) -> re.Pattern[str]:
     )
 
 
+@lru_cache(maxsize=1024)
 def define_term(q: str) -> str:
     """The term a definition question asks about: 'What does OSIA stand for?' -> 'OSIA',
     'What is the passive quota under the Open Skies Treaty?' -> 'passive quota'."""
