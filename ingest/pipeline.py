@@ -10,9 +10,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from pydantic import BaseModel, Field
 
-from vectorstore import ChunkMeta, ChunkStore, DocRecord, date_num
+from vectorstore import ChunkMeta, ChunkStore, DocRecord, DocWrite, date_num
 
 from .chunking import chunk_document, embed_text, infer_doc_type
 from .config import IngestConfig
@@ -200,11 +201,10 @@ class Ingestor:
         texts = [t for p in pending for t in p.embed_texts]
         vectors = self.store.embedder.embed(texts)
         report.chars_embedded += sum(len(t) for t in texts)
-        offset = 0
-        for item in pending:
-            n = len(item.metas)
-            report.chunks_deleted += self.store.write_document(
-                item.record, item.metas, item.texts, vectors[offset : offset + n]
-            )
-            report.chunks_added += n
-            offset += n
+        ends = np.cumsum([len(item.metas) for item in pending])
+        writes = [
+            DocWrite(item.record, item.metas, item.texts, vectors[end - len(item.metas) : end])
+            for item, end in zip(pending, ends, strict=True)
+        ]
+        report.chunks_deleted += self.store.write_documents(writes)
+        report.chunks_added += int(ends[-1])

@@ -117,10 +117,8 @@ def test_eval_runs_the_dev_set_and_resumes(corpus_store, tmp_path: Path, monkeyp
         "mrr",
     ):
         assert 0.0 <= report["metrics"][key] <= 1.0
-    assert (
-        -1.0 <= report["metrics"]["crag_score"] <= 1.0
-        and report["fingerprints"]["embedding_model"] == "all-MiniLM-L6-v2"
-    )
+    assert -1.0 <= report["metrics"]["crag_score"] <= 1.0
+    assert report["fingerprints"]["embedding_model"].startswith("all-MiniLM-L6-v2")
     assert set(report["by_type"]) >= {"date", "factoid", "number", "yes-no", "multi-doc", "unanswerable"}
     assert main(["eval", str(DEV_SET), "--out", str(tmp_path / "again"), "--compare", str(out), "--limit", "3"]) == 0
     assert "previous" in (tmp_path / "again" / "report.md").read_text()

@@ -143,6 +143,20 @@ def test_onnx_model_gives_sentence_transformers_vectors(model_cache: Path) -> No
     assert int8.name != MiniLMEmbedder(model_cache).name  # ...so a store knows which it holds
 
 
+def test_exported_model_uses_fused_kernels(model_cache: Path) -> None:
+    """The export is measured fast because ONNX Runtime fuses attention; a transformers change
+    that breaks the fusion would keep the vectors right and silently lose the speed."""
+    import onnx
+
+    from vectorstore import MiniLMEmbedder
+    from vectorstore.onnx_export import onnx_file
+
+    MiniLMEmbedder(model_cache, "int8").embed(["x"])
+    ops = {p: {n.op_type for n in onnx.load(str(onnx_file(model_cache, p))).graph.node} for p in ("fp32", "int8")}
+    assert {"Attention", "SkipLayerNormalization"} <= ops["fp32"]
+    assert "QAttention" in ops["int8"]
+
+
 def test_damaged_model_file_is_a_clear_error(tmp_path: Path, model_cache: Path) -> None:
     from vectorstore import EmbeddingError, MiniLMEmbedder
     from vectorstore.onnx_export import onnx_file

@@ -4,13 +4,14 @@ from .config import StoreConfig
 from .embeddings import Embedder, FakeEmbedder, MiniLMEmbedder, OpenAIEmbedder, make_embedder
 from .errors import EmbeddingError, RagqaError, StoreError
 from .schema import DOC_TYPES, ChunkMeta, DocRecord, date_num
-from .store import ChunkStore, Hit, chunk_id
+from .store import ChunkStore, DocWrite, Hit, chunk_id
 
 __all__ = [
     "DOC_TYPES",
     "ChunkMeta",
     "ChunkStore",
     "DocRecord",
+    "DocWrite",
     "Embedder",
     "EmbeddingError",
     "FakeEmbedder",

