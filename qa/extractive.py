@@ -14,7 +14,7 @@ import numpy as np
 from vectorstore import Embedder
 
 from .dates import SPELLED_NUMBER, find_dates, parse_date, resolve_relative
-from .question import CALENDAR, QuestionInfo, define_term, definition_pattern
+from .question import CALENDAR, QuestionInfo, asks_several, define_term, definition_pattern
 from .retrieval import LexicalIndex
 from .text import STOP, related, sentences, stem, tokens
 from .types import Passage
@@ -22,11 +22,13 @@ from .types import Passage
 NEGATION = re.compile(r"\b(not|no|never|without|neither|nor|prohibited|cannot|shall not|may not)\b", re.I)
 NUMBER = re.compile(
     r"(?:(?:more|less|fewer|greater) than |at least |no (?:less|more|later) than |not (?:less|more) than |as many as |up to |every |within |over |some |about |nearly |approximately )?"
+    r"(?:(?:US)?\$\s?|€\s?|£\s?)?"  # an amount keeps its currency: "$1.8 billion", not "1.8"
     r"(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|" + SPELLED_NUMBER.pattern + r")"
+    r"(?:\s+(?:thousand|million|billion|trillion)\b)?"
     r"(?:\s*(?:\(\d[\d,]*\)\s*)?(?:percent|per cent|%|days?|hours?|weeks?|months?|years?|kilomet(?:er|re)s?|km|miles?|warheads|tons?|flights?|times|states|tanks|aircraft))?",
     re.I,
 )
-TITLES = r"(?:(?:Deputy|Foreign|Defense|Defence|Prime|Vice|National|Security|Advisor|Adviser|Secretary|Minister|President|General|Ambassador|Chancellor|Senator|Mr\.|Ms\.|Dr\.)\s+)*"
+TITLES = r"(?:(?:Assistant|Deputy|Foreign|Defense|Defence|Prime|Vice|National|Security|Advisor|Adviser|Secretary|Minister|President|General|Ambassador|Chancellor|Senator|Mr\.|Ms\.|Dr\.)\s+)*"
 NAME = re.compile(TITLES + r"[A-Z][a-z]+(?:\s+(?:[A-Z]\.\s*)?[A-Z][a-z]+){1,3}")
 ONE_OR_MORE_TITLES = TITLES.replace(")*", ")+", 1)
 TITLED_NAME = re.compile(
@@ -367,7 +369,11 @@ def _typed_spans(info: QuestionInfo, sent: str, doc_date: str) -> list[tuple[str
     elif info.kind == "person":
         # Titled names first ("Russian Foreign Minister Sergei Lavrov" would otherwise be cut at
         # four capitalised words), then other names that do not overlap them.
-        titled_spans = [m for m in TITLED_NAME.finditer(sent) if _not_in_question(m.group(0).split()[-1], q)]
+        titled_spans = [
+            m
+            for m in TITLED_NAME.finditer(sent)
+            if _not_in_question(m.group(0).split()[-1], q) and not _is_title(m.group(0).split()[-1])
+        ]
         for m in titled_spans:
             out.append((m.group(0), 0.8, m.start(), m.end()))
         for m in NAME.finditer(sent):
@@ -377,15 +383,22 @@ def _typed_spans(info: QuestionInfo, sent: str, doc_date: str) -> list[tuple[str
             if (
                 any(w in GENERIC_CAPS or w in NOT_PERSON or w.lower() in STOP or w.lower() in CALENDAR for w in words)
                 or not _not_in_question(words[-1], q)
+                or _is_title(words[-1])  # "Assistant Secretary": a title, no name
                 or sent[m.end() : m.end() + 1] == "-"  # "Intermediate-Range": a compound, not a name
                 # "Treaty on Open Skies", "Explosions for Peaceful Purposes": the tail of a longer name
                 or re.search(r"[A-Z][\w-]*\s+(?:on|of|for|in)\s+(?:the\s+)?$", sent[: m.start()])
             ):
                 continue
             # A title in front or a speech verb after marks a person; "Peaceful Purposes" has neither.
-            titled = re.match(ONE_OR_MORE_TITLES, m.group(0))
+            # "..., said the Assistant Secretary of Arms Control, Rose Gottemoeller": a title in apposition.
+            titled = re.match(ONE_OR_MORE_TITLES, m.group(0)) or re.search(
+                r"\b(?:Secretary|Minister|President|Ambassador|Advis[eo]r|Director|Chairman)\b[^.;,]{0,40},\s*$",
+                sent[: m.start()],
+            )
             speaks = re.match(r",?\s+(?:said|says|told|added|wrote|spoke|announced|stated)\b", sent[m.end() :])
             out.append((m.group(0), 0.8 if titled or speaks else 0.6, m.start(), m.end()))
+        if asks_several(q):
+            out += _name_lists(out, sent)
     elif info.kind == "place":
         for m in PLACE.finditer(sent):
             place = re.sub(r"(\s+(?:" + "|".join(w.capitalize() for w in CALENDAR) + r")\b.*)$", "", m.group(1))
@@ -403,6 +416,29 @@ def _typed_spans(info: QuestionInfo, sent: str, doc_date: str) -> list[tuple[str
             if len(name.split()) >= 2:
                 quality = 1.0 if len(name) < 60 else 0.7  # a usable name, not a full legal title
                 out.append((name, quality, m.start(), m.end()))
+    return out
+
+
+def _is_title(word: str) -> bool:
+    return bool(re.fullmatch(ONE_OR_MORE_TITLES, word + " "))
+
+
+def _name_lists(spans: list[tuple[str, float, int, int]], sent: str) -> list[tuple[str, float, int, int]]:
+    """Names the sentence lists together ("Barack Obama and Dmitry Medvedev"), for questions
+    that ask for several people; a list is preferred over any one of its names."""
+    out: list[tuple[str, float, int, int]] = []
+    ordered = sorted(spans, key=lambda x: x[2])
+    start = 0
+    for i in range(1, len(ordered) + 1):
+        joined = i < len(ordered) and re.fullmatch(
+            r"\s*(?:,\s*(?:and\s+)?|\s+and\s+)(?:the\s+)?", sent[ordered[i - 1][3] : ordered[i][2]]
+        )
+        if joined:
+            continue
+        if i - start >= 2:
+            s0, e0 = ordered[start][2], ordered[i - 1][3]
+            out.append((sent[s0:e0], min(1.0, max(x[1] for x in ordered[start:i]) + 0.2), s0, e0))
+        start = i
     return out
 
 

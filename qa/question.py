@@ -104,6 +104,15 @@ def classify(q: str) -> str:
     return "other"
 
 
+def asks_several(q: str) -> bool:
+    """'Which two presidents ...?', 'Who are the depositary governments?': a list is wanted."""
+    low = q.lower()
+    return bool(
+        re.search(r"\b(two|three|four|five|both)\b|^\s*who\s+(are|were)\b", low)
+        or re.search(r"\b(which|what)\s+(\w+\s+){0,2}(" + "|".join(PERSON_NOUNS) + r")s\b", low)
+    )
+
+
 @lru_cache(maxsize=256)
 def definition_pattern(term: str) -> re.Pattern[str]:
     """Where a text defines `term`: 'the term "X" means <group 1>' or '<group 2> (X)'."""

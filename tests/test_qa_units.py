@@ -271,3 +271,38 @@ def test_a_date_for_another_event_gets_less_support() -> None:
     ratified = _reader_candidates("When was the Road Accord ratified?", text)[0]
     assert signed.span == ratified.span == "May 5, 2020"
     assert ratified.support < signed.support * 0.8
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "expected"),
+    [
+        (
+            "How much did the plan add to spending?",
+            "The plan calls for a $2.4 billion rise in spending.",
+            "$2.4 billion",
+        ),
+        ("How much will the bridge cost?", "Builders said the bridge will cost €35 million.", "€35 million"),
+        ("How many boats does the fleet have?", "The fleet now has 1,200 boats.", "1,200"),
+    ],
+)
+def test_amounts_keep_their_currency_and_scale(question: str, sentence: str, expected: str) -> None:
+    from qa.extractive import best_span
+
+    assert best_span(analyze(question), sentence, "")[0].startswith(expected)
+
+
+def test_a_question_for_several_people_gets_the_list() -> None:
+    from qa.extractive import best_span
+
+    sent = "The pact was signed by the leaders of the time, the Danish Karen Holm and the Swedish Erik Lund."
+    assert best_span(analyze("Which two leaders signed the pact?"), sent, "")[0].endswith(
+        "Karen Holm and the Swedish Erik Lund"
+    )
+    assert "Erik Lund" not in best_span(analyze("Which leader signed the pact first?"), sent, "")[0]
+
+
+def test_a_name_in_apposition_to_a_title_is_the_person() -> None:
+    from qa.extractive import best_span
+
+    sent = "The talks could collapse, said former Assistant Secretary of Harbour Control, Mara Voss."
+    assert best_span(analyze("Who warned that the talks could collapse?"), sent, "")[0] == "Mara Voss"
