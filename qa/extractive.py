@@ -201,7 +201,7 @@ class ExtractiveReader:
                 if len(sent) < 12 or not re.search(r"[a-z]", sent) or INJECTION.search(sent):
                     continue  # fragments, and text that tries to instruct the reader, are never evidence
                 cands.append(Candidate(pi, s, e, sent))
-                contexts.append((f"{lead} {sent}", f"{p.title} {p.section} {prev} {sent}", p))
+                contexts.append((f"{lead} {sent}", f"{p.title} {p.section} {lead} {prev} {sent}", p))
                 follow.append(sents[si + 1] if si + 1 < len(sents) else None)
         if not cands:
             return []
@@ -363,8 +363,10 @@ def _typed_spans(info: QuestionInfo, sent: str, doc_date: str) -> list[tuple[str
             quality = 0.8 if re.search(r"[a-z%]$", value, re.I) and not SPELLED_NUMBER.fullmatch(value) else 0.7
             if often and re.match(r"(?i)every|each", value):
                 quality = 1.0
-            if info.unit and set(info.unit) & set(tokens(sent[m.end() : m.end() + 30])):
+            if info.unit and info.unit[-1] in tokens(sent[m.end() : m.end() + 30]):
                 quality = 1.0  # "how many battle tanks" -> "20,000 battle tanks"
+            elif info.unit and re.search(r"[a-z]$", value) and not set(info.unit) & set(tokens(value)):
+                quality = 0.5  # "40 months" does not count combat aircraft
             out.append((value, quality, m.start(), m.end()))
     elif info.kind == "person":
         # Titled names first ("Russian Foreign Minister Sergei Lavrov" would otherwise be cut at

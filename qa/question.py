@@ -156,6 +156,14 @@ def analyze(q: str) -> QuestionInfo:
     counted = re.search(
         r"\bhow\s+many\s+((?:[\w-]+\s+){0,2}?[\w-]+)\s+(?:" + "|".join(AUX) + r"|could|might)\b", q, re.I
     )
+    # "the maximum number of combat aircraft a State may hold" counts combat aircraft too.
+    counted = counted or re.search(
+        r"\bnumber\s+of\s+((?:[\w-]+\s+){0,2}?[\w-]+?)(?=\s+(?:"
+        + "|".join(AUX)
+        + r"|could|might|a|an|the|each|per|in|for|that|which|allowed|permitted)\b|\s*\?)",
+        q,
+        re.I,
+    )
     unit = tokens(counted.group(1)) if counted else []
     return QuestionInfo(q, classify(q), tokens(q), entities, head, years, unit)
 

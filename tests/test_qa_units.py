@@ -306,3 +306,14 @@ def test_a_name_in_apposition_to_a_title_is_the_person() -> None:
 
     sent = "The talks could collapse, said former Assistant Secretary of Harbour Control, Mara Voss."
     assert best_span(analyze("Who warned that the talks could collapse?"), sent, "")[0] == "Mara Voss"
+
+
+def test_a_list_item_is_read_with_its_lead_in_and_the_counted_thing() -> None:
+    text = (
+        "Each party shall reduce its trucks, boats and cranes so that, 30 months after the Accord enters into "
+        "force, the numbers held by that party do not exceed:\n\n(A)4,100 trucks;\n\n(B)2,250 cargo boats; and\n\n"
+        "(C)900 cranes."
+    )
+    best = _reader_candidates("What is the maximum number of cargo boats a party may hold under the Road Accord?", text)
+    assert best[0].span == "2,250"  # not "30 months" from the lead-in, nor another item of the list
+    assert analyze("What is the total number of cargo boats allowed?").unit == ["cargo", "boat"]
