@@ -151,18 +151,27 @@ def related(term: str) -> frozenset[str]:
 
 def tokens(text: str) -> list[str]:
     """Lower-cased, stemmed content words (stop words dropped)."""
-    out = []
+    out: list[str] = []
     for word in WORD.findall(text.lower().replace("’", "'")):
-        word = word.strip(".'-")
-        if re.fullmatch(r"(?:[a-z]\.)+[a-z]", word):
-            word = word.replace(".", "")  # U.S. = US, U.K. = UK
-        # "test-fired" matches "test fired", "US-Russia talks" matches "US and Russian".
-        for w in word.split("-"):
-            if w.endswith("'s"):
-                w = w[:-2]
-            if w and w not in STOP:
-                out.append(stem(IRREGULAR.get(w, w)))
+        out.extend(_word_tokens(word))
     return out
+
+
+@lru_cache(maxsize=100_000)
+def _word_tokens(word: str) -> tuple[str, ...]:
+    """One word's tokens, cached: a corpus repeats its words, and indexing 100k chunks spent
+    most of its time normalising and stemming the same words again."""
+    word = word.strip(".'-")
+    if re.fullmatch(r"(?:[a-z]\.)+[a-z]", word):
+        word = word.replace(".", "")  # U.S. = US, U.K. = UK
+    out = []
+    # "test-fired" matches "test fired", "US-Russia talks" matches "US and Russian".
+    for w in word.split("-"):
+        if w.endswith("'s"):
+            w = w[:-2]
+        if w and w not in STOP:
+            out.append(stem(IRREGULAR.get(w, w)))
+    return tuple(out)
 
 
 def sentences(text: str, offset: int = 0) -> list[tuple[int, int, str]]:
