@@ -145,6 +145,8 @@ def analyze(q: str) -> QuestionInfo:
     for i, w in enumerate(words):
         w = w.rstrip(".")
         is_code = bool(re.search(r"\d", w) and re.search(r"[A-Za-z]", w))
+        # "22 U.S.C. 8929", "Section 494": a cited section number names a document.
+        is_code = is_code or (w.isdigit() and i > 0 and words[i - 1].lower().rstrip(".") in {"u.s.c", "usc", "section"})
         is_name = w[:1].isupper() and (i > 0 or w.isupper()) and w.lower() not in STOP
         if (is_code or is_name) and w.lower() not in CALENDAR:
             entities.extend(tokens(w))

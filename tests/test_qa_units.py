@@ -317,3 +317,9 @@ def test_a_list_item_is_read_with_its_lead_in_and_the_counted_thing() -> None:
     best = _reader_candidates("What is the maximum number of cargo boats a party may hold under the Road Accord?", text)
     assert best[0].span == "2,250"  # not "30 months" from the lead-in, nor another item of the list
     assert analyze("What is the total number of cargo boats allowed?").unit == ["cargo", "boat"]
+
+
+def test_a_cited_section_number_is_a_name_but_other_numbers_are_not() -> None:
+    assert "8929" in analyze("Which treaty does 22 U.S.C. 8929 say Russia is violating?").entities
+    assert "494" in analyze("What does section 494 require?").entities
+    assert "1990" not in analyze("How many states signed the treaty in 1990?").entities
