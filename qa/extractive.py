@@ -338,6 +338,9 @@ def _typed_spans(info: QuestionInfo, sent: str, doc_date: str) -> list[tuple[str
                 continue
             quality = next((qv for rx, qv in DATE_PRECISION if rx.search(text)), 0.6)
             out.append((text, quality, s, e))
+        if info.kind == "date":  # treaties time their events from one another: "Five years after the entry into force"
+            for m in RELATIVE_EVENT.finditer(sent):
+                out.append((m.group(0)[:1].upper() + m.group(0)[1:], 0.7, m.start(), m.end()))
         if doc_date:  # news: "last month", "on Wednesday", "today" mean dates relative to the article
             for m in re.finditer(r"\b(last|next|this)\s+(month|year|week)\b", sent, re.I):
                 out.append((resolve_relative(m.group(0), doc_date), 0.6, m.start(), m.end()))
@@ -444,6 +447,11 @@ def _name_lists(spans: list[tuple[str, float, int, int]], sent: str) -> list[tup
     return out
 
 
+RELATIVE_EVENT = re.compile(
+    r"\b(?:(?:[A-Za-z]+-)?[A-Za-z]+|\d+)\s+(?:years?|months?|days?)\s+(?:after|before|from)\s+(?:the\s+)?"
+    r"(?:entry\s+into\s+force|signature|signing|ratification|deposit)\b(?:\s+of\s+(?:this|the)\s+[A-Z]\w+)?",
+    re.I,
+)
 WEAK = re.compile(r"(?<!\ba )\b(little|few|hardly|rarely|seldom)\b", re.I)
 
 

@@ -323,3 +323,9 @@ def test_a_cited_section_number_is_a_name_but_other_numbers_are_not() -> None:
     assert "8929" in analyze("Which treaty does 22 U.S.C. 8929 say Russia is violating?").entities
     assert "494" in analyze("What does section 494 require?").entities
     assert "1990" not in analyze("How many states signed the treaty in 1990?").entities
+
+
+def test_when_a_treaty_times_an_event_from_another_that_is_the_answer() -> None:
+    text = "Ten years after the entry into force of this Accord, a conference shall be held at Lisbon to review it."
+    best = _reader_candidates("When is the review conference of the Road Accord to be held?", text)[0]
+    assert best.span == "Ten years after the entry into force of this Accord"
