@@ -19,7 +19,10 @@ from .retrieval import LexicalIndex
 from .text import STOP, related, sentences, stem, tokens
 from .types import Passage
 
-NEGATION = re.compile(r"\b(not|no|never|without|neither|nor|prohibited|cannot|shall not|may not)\b", re.I)
+NEGATION = re.compile(
+    r"\b(not|no|never|without|neither|nor|prohibited|cannot|shall not|may not|den(?:y|ies|ied)|refus(?:e|es|ed)|declin(?:e|es|ed))\b",
+    re.I,
+)
 NUMBER = re.compile(
     r"(?:(?:more|less|fewer|greater) than |at least |no (?:less|more|later) than |not (?:less|more) than |as many as |up to |every |within |over |some |about |nearly |approximately )?"
     r"(?:(?:US)?\$\s?|€\s?|£\s?)?"  # an amount keeps its currency: "$1.8 billion", not "1.8"
@@ -465,7 +468,7 @@ def _negated_near(question: str, sent: str) -> bool:
     if not hits:
         return bool(NEGATION.search(sent) or WEAK.search(sent))
     for i in hits:
-        start, end = words[max(0, i - 4)].start(), words[i].start()
+        start, end = words[max(0, i - 7)].start(), words[i].start()
         if NEGATION.search(sent, start, end) or WEAK.search(sent, start, end):
             return True
     return False
