@@ -20,7 +20,7 @@ from .text import STOP, related, sentences, stem, tokens
 from .types import Passage
 
 NEGATION = re.compile(
-    r"\b(not|no|never|without|neither|nor|prohibited|cannot|shall not|may not|den(?:y|ies|ied)|refus(?:e|es|ed)|declin(?:e|es|ed))\b",
+    r"\b(not|no|none|never|without|neither|nor|prohibited|cannot|shall not|may not|den(?:y|ies|ied)|refus(?:e|es|ed)|declin(?:e|es|ed))\b",
     re.I,
 )
 NUMBER = re.compile(

@@ -250,6 +250,7 @@ def test_lower_case_acronyms_are_restored_only_when_the_texts_never_write_them_s
         ("Did the city show interest in the plan?", "The city showed a little interest in the plan.", "Yes"),
         ("Is the pact limited in duration?", "This pact shall be of unlimited duration.", "No"),
         ("Did the city admit breaking the rule?", "The city denies it has broken the rule.", "No"),
+        ("Are the depots open to visitors?", "We confirm that none of the depots are open to visitors.", "No"),
         (
             "Has the council agreed to formal budget talks?",
             "The council has thus far opted not to come to the table for formal budget talks.",
