@@ -201,10 +201,9 @@ class Ingestor:
         texts = [t for p in pending for t in p.embed_texts]
         vectors = self.store.embedder.embed(texts)
         report.chars_embedded += sum(len(t) for t in texts)
-        ends = np.cumsum([len(item.metas) for item in pending])
+        per_doc = np.split(vectors, np.cumsum([len(item.metas) for item in pending])[:-1])
         writes = [
-            DocWrite(item.record, item.metas, item.texts, vectors[end - len(item.metas) : end])
-            for item, end in zip(pending, ends, strict=True)
+            DocWrite(item.record, item.metas, item.texts, vecs) for item, vecs in zip(pending, per_doc, strict=True)
         ]
         report.chunks_deleted += self.store.write_documents(writes)
-        report.chunks_added += int(ends[-1])
+        report.chunks_added += len(texts)

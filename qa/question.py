@@ -49,6 +49,8 @@ PERSON_NOUNS = {
     "general",
     "head",
 }
+# "which (Russian) minister(s)": group 1 is the plural s.
+PERSON_QUESTION = re.compile(r"\b(?:which|what)\s+(?:\w+\s+){0,2}(?:" + "|".join(PERSON_NOUNS) + r")(s?)\b")
 CALENDAR = frozenset(MONTHS) | frozenset(WEEKDAYS)
 CALENDAR_STEMS = frozenset(stem(w) for w in CALENDAR)
 # Words that say where to look or how to answer, not what happened ("according to the 2020 article").
@@ -93,7 +95,7 @@ def classify(q: str) -> str:
         return "number"
     if re.search(r"\b(which|what)\s+(treaty|agreement|convention|accord)\b", low):
         return "treaty"
-    if re.search(r"\b(which|what)\s+(\w+\s+){0,2}(" + "|".join(PERSON_NOUNS) + r")s?\b", low):
+    if PERSON_QUESTION.search(low):
         return "person"
     if re.search(r"\b(which|what)\s+(" + "|".join(PLACE_NOUNS) + r")\b", low):
         return "place"
@@ -109,7 +111,7 @@ def asks_several(q: str) -> bool:
     low = q.lower()
     return bool(
         re.search(r"\b(two|three|four|five|both)\b|^\s*who\s+(are|were)\b", low)
-        or re.search(r"\b(which|what)\s+(\w+\s+){0,2}(" + "|".join(PERSON_NOUNS) + r")s\b", low)
+        or any(m.group(1) for m in PERSON_QUESTION.finditer(low))  # a plural: "which presidents"
     )
 
 
