@@ -20,11 +20,20 @@ ENTITY = re.compile(
 )
 
 
+# "the five nuclear states ... their 2022 statement": the pronoun has its noun in the question itself.
+OWN_ANTECEDENT = re.compile(r"\b(?:the|these|those)\s+(?!(?:treaty|agreement)\b)[a-z]", re.I)
+
+
+def _refers_back(question: str) -> bool:
+    """Does a pronoun point outside the question (to the conversation)?"""
+    m = PRONOUN.search(question)
+    if m is None or ENTITY.search(question):
+        return False
+    return not OWN_ANTECEDENT.search(question, 0, m.start())
+
+
 def needs_rewrite(question: str) -> bool:
-    words = question.split()
-    return bool(
-        FOLLOW_UP_START.match(question) or (PRONOUN.search(question) and not ENTITY.search(question)) or len(words) <= 3
-    )
+    return bool(FOLLOW_UP_START.match(question) or _refers_back(question) or len(question.split()) <= 3)
 
 
 def main_entity(text: str) -> str:

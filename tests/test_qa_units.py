@@ -96,6 +96,9 @@ def test_follow_up_is_rewritten_with_the_previous_entity() -> None:
     assert rule_rewrite(
         "and how can a state withdraw from it?", [("What does the Treaty on Open Skies say about quotas?", "")]
     ) == ("How can a state withdraw from the Treaty on Open Skies?")
+    # A pronoun whose noun is in the question itself is not a follow-up.
+    own = "Are the five member states' ships armed according to their 2022 statement?"
+    assert rule_rewrite(own, history) == own
 
 
 def test_verification_drops_invented_facts_and_repoints_markers() -> None:
