@@ -295,9 +295,9 @@ def _ingest_and_answers(
         r["answers"][backend] = _lat(lat)
     r["default_backend"] = s.qa.llm
     try:
-        from qa.generators import LlamaCppLLM, load_gemma
+        from eval.naive import baseline_llm
 
-        naive.llm = LlamaCppLLM(model=load_gemma(s.qa.llm_threads), max_tokens=128, stop=["\n\n", "Question:"])
+        naive.llm = baseline_llm(s, store)
         naive.ask(questions[0])
         lat = []
         for q in questions:
@@ -601,7 +601,7 @@ def render(r: dict[str, Any]) -> str:
     ]
     for name, lat in r.get("answers", {}).items():
         label = (
-            "textbook pipeline answer (top-4, stuff prompt, Gemma 3 270M)"
+            "textbook pipeline answer (top-4, stuff prompt, the same local model)"
             if name == "textbook"
             else f"ragqa answer, `{name}` backend"
         )

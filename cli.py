@@ -31,7 +31,8 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _qa_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--llm", choices=["extractive", "local", "openai"], help="answer backend (RAGQA_LLM)")
+    p.add_argument("--llm", choices=["local", "openai", "extractive"], help="answer backend (RAGQA_LLM)")
+    p.add_argument("--model", dest="local_model", help="bundled model of the local backend (RAGQA_LOCAL_MODEL)")
     p.add_argument("-k", type=int, dest="k", help="passages used for the answer (RAGQA_K)")
     p.add_argument(
         "--doc-type", action="append", choices=["news", "treaty", "law", "other"], help="only these document types"
@@ -79,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--judge", action="store_true", help="LLM-judged faithfulness via the openai backend")
     p.add_argument("--no-verify", action="store_true", help="turn citation verification off (to measure its effect)")
     p.add_argument("--limit", type=int, help="only the first N questions")
+    p.add_argument(
+        "--docs", nargs="*", type=Path, default=[], help="ingest these first (incremental), e.g. the set's corpus"
+    )
     _common(p)
     _qa_flags(p)
 
@@ -110,6 +114,7 @@ def load_settings(args: argparse.Namespace) -> Any:
         "chunk_size": getattr(args, "chunk_size", None),
         "llm": getattr(args, "llm", None),
         "k": getattr(args, "k", None),
+        "local_model": getattr(args, "local_model", None),
     }
     if getattr(args, "no_verify", False):
         flags["verify"] = False
@@ -219,10 +224,22 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from eval import run_eval
+    from eval import EvalRun, run_eval
 
     settings = load_settings(args)
-    return run_eval(args, settings, build_store, filters_from(args))
+    if args.docs:
+        _ingest_docs(settings, args.docs)
+    run = EvalRun(args.question_set, args.out, args.baseline, args.limit, args.compare, args.judge)
+    return run_eval(run, settings, build_store(settings, create=False), filters_from(args))
+
+
+def _ingest_docs(settings: Any, paths: list[Path]) -> None:
+    """Incremental ingest before answering (`serve --docs`, `eval --docs`)."""
+    from ingest import Ingestor
+
+    report = Ingestor(build_store(settings), settings.ingest, settings.store.data_dir, progress=True).run(paths)
+    for item in report.files_failed:
+        print(f"FAILED  {item.path}: {item.error}", file=sys.stderr)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -12,9 +12,10 @@ from .metrics import (
     percentile,
     summarize,
 )
-from .runner import run_eval
+from .runner import EvalRun, run_eval
 
 __all__ = [
+    "EvalRun",
     "Question",
     "citation_precision",
     "contains",

@@ -1,6 +1,6 @@
 """The textbook LangChain pipeline, as the baseline ragqa is measured against:
 RecursiveCharacterTextSplitter(1000, 200) -> the same embedding model -> Chroma.from_documents
--> dense top-4 -> one "stuff" prompt to the same local model."""
+-> dense top-4 -> one "stuff" prompt to the same local model as ragqa's reader."""
 
 from __future__ import annotations
 
@@ -14,6 +14,13 @@ from langchain_core.embeddings import Embeddings
 
 import prompts
 from vectorstore import ChunkStore, Embedder
+
+
+def baseline_llm(settings: Any, store: ChunkStore) -> Any:
+    """The textbook chain's LLM: ragqa's configured local model, as a LangChain LLM."""
+    from qa.llm import ChatLLM, LocalGenerator
+
+    return ChatLLM(generator=LocalGenerator(settings.qa, store.config.models_dir), max_tokens=128)
 
 
 class LangChainEmbeddings(Embeddings):

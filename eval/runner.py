@@ -3,13 +3,13 @@ and write predictions, report.json, report.md and plots."""
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import hashlib
 import json
 import logging
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +31,24 @@ def _answer_row(answer: Any) -> dict[str, Any]:
     return data
 
 
+@dataclass
+class EvalRun:
+    """What to run: a question set, where to write, and how (the CLI fills it from its flags)."""
+
+    question_set: Path
+    out: Path
+    baseline: str | None = None
+    limit: int | None = None
+    compare: Path | None = None
+    judge: bool = False
+
+
 def _fingerprints(store: ChunkStore, settings: Any, backend: str) -> dict[str, str]:
     docs = sorted(d.content_hash for d in store.documents())
+    local = f"{settings.qa.local_model} q4_k_m (llama.cpp)"
     llm = {
-        "local": "gemma-3-270m-q4_k_m (llama.cpp)",
+        "local": local,
+        "naive": local,
         "openai": f"openai:{settings.qa.openai_model}",
         "extractive": "none",
     }.get(backend, backend)
@@ -46,9 +60,10 @@ def _fingerprints(store: ChunkStore, settings: Any, backend: str) -> dict[str, s
     }
 
 
-def run_eval(args: argparse.Namespace, settings: Any, build_store: Callable[..., ChunkStore], filters: Any) -> int:
+def run_eval(run: EvalRun, settings: Any, store: ChunkStore, filters: Any = None) -> int:
     from tqdm import tqdm
 
+    args = run
     questions, errors = load_questions(args.question_set)
     for err in errors:
         print(f"skipped {err}", file=sys.stderr)
@@ -64,7 +79,6 @@ def run_eval(args: argparse.Namespace, settings: Any, build_store: Callable[...,
         "verify": settings.qa.verify,
     }
     done = _resume(out, run_key)
-    store = build_store(settings, create=False)
     ask = _make_asker(args, settings, store, out, filters)
     todo = [q for q in questions if q.id not in done]
     if done:
@@ -97,15 +111,13 @@ def run_eval(args: argparse.Namespace, settings: Any, build_store: Callable[...,
 
 
 def _make_asker(
-    args: argparse.Namespace, settings: Any, store: ChunkStore, out: Path, filters: Any
+    args: EvalRun, settings: Any, store: ChunkStore, out: Path, filters: Any
 ) -> Callable[[str], dict[str, Any]]:
     if args.baseline:
-        from qa.generators import LlamaCppLLM, load_gemma
-
-        from .naive import NaivePipeline
+        from .naive import NaivePipeline, baseline_llm
 
         try:
-            llm = LlamaCppLLM(model=load_gemma(settings.qa.llm_threads), max_tokens=128, stop=["\n\n", "Question:"])
+            llm = baseline_llm(settings, store)
         except Exception as exc:  # the baseline still gives retrieval metrics without a model
             print(f"note: no local model for the baseline ({exc}); retrieval metrics only", file=sys.stderr)
             llm = None
@@ -143,6 +155,7 @@ def _predict(ask: Callable[[str], dict[str, Any]], q: Question) -> dict[str, Any
         "latency_ms": data.get("timings_ms", {}),
         "fallback": data.get("fallback", False),
         "notice": data.get("notice", ""),
+        "support": data.get("support"),
         "rewritten_question": data.get("rewritten_question", q.question),
         "error": error,
     }
@@ -169,7 +182,7 @@ def _resume(out: Path, run_key: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def _report(
-    args: argparse.Namespace,
+    args: EvalRun,
     settings: Any,
     store: ChunkStore,
     backend: str,
@@ -200,7 +213,7 @@ def _report(
         "metrics": metrics,
         "by_type": by_type,
     }
-    if getattr(args, "judge", False):
+    if args.judge:
         report["judge"] = _judge(settings, rows)
     return report
 
@@ -210,7 +223,7 @@ def _judge(settings: Any, rows: list[dict[str, Any]]) -> str:
     if not settings.qa.openai_base_url:
         return "skipped: no OpenAI-compatible backend configured (set RAGQA_OPENAI_BASE_URL)"
     import prompts
-    from qa.generators import OpenAIGenerator
+    from qa.llm import OpenAIGenerator, complete
 
     gen = OpenAIGenerator(settings.qa)
     answered = [r for r in rows if not r["verdict"]["abstained"] and r.get("citations")]
@@ -218,7 +231,8 @@ def _judge(settings: Any, rows: list[dict[str, Any]]) -> str:
     for r in answered:
         sources = "\n".join(f"[{c['n']}] {c.get('passage') or c.get('quote', '')}" for c in r["citations"])
         try:
-            verdict = gen.complete(prompts.load("judge").format(sources=sources, answer=r["answer"]))
+            prompt = prompts.load("judge").format(sources=sources, answer=r["answer"])
+            verdict = complete(gen, [{"role": "user", "content": prompt}], 8)
         except Exception as exc:
             return f"failed: {exc}"
         yes += verdict.strip().lower().startswith("yes")

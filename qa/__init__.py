@@ -2,7 +2,7 @@
 
 from .answerer import ABSTAIN, Answerer
 from .config import QAConfig
-from .retrieval import HybridRetriever, LexicalIndex
+from .retrieval import HybridRetriever, LexicalIndex, Retriever
 from .types import Answer, Citation, Filters, Passage
 
 __all__ = [
@@ -15,4 +15,5 @@ __all__ = [
     "LexicalIndex",
     "Passage",
     "QAConfig",
+    "Retriever",
 ]

@@ -1,7 +1,9 @@
 """The answer pipeline the CLI, the UI and eval share:
 
-rewrite follow-up -> split multi-part -> hybrid retrieval -> extractive reader
--> (optional) LLM phrasing -> citation verification -> answer or abstention.
+rewrite follow-up -> split multi-part -> retrieve (hybrid) -> read (instruct LLM over compact
+passages) -> ground and cite (the answer's facts must stand in a passage) -> abstain (support
+below the measured threshold). `extractive` skips the LLM: the rule reader picks the span
+(fast mode, and the fallback when a model answer cannot be grounded).
 """
 
 from __future__ import annotations
@@ -11,28 +13,29 @@ import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
 
 from vectorstore import ChunkStore, RagqaError
 
+from .abstain import support
 from .config import QAConfig
-from .dates import normalise_numbers
+from .dates import find_dates, normalise_numbers, parse_date
 from .extractive import Candidate, ExtractiveReader, best_span, common_names, trim_quote
-from .generators import Generator, make_generator
+from .ground import Grounding, best_sentence, ground
+from .llm import Generator, complete, make_generator
 from .question import QuestionInfo, analyze, define_term, definition_pattern, split_parts
-from .retrieval import HybridRetriever
+from .reader import Reader, Reading, parse
+from .retrieval import HybridRetriever, Retriever
 from .rewrite import main_entity, rewrite
 from .types import Answer, Citation, Filters, Passage
-from .verify import facts, verify, with_markers
 
 log = logging.getLogger(__name__)
 ABSTAIN = "The documents don't say."
-MARKER_ONLY = re.compile(r"\[\d+\]")
+YESNO = re.compile(r"^\W*(yes|no)\b", re.I)
 INSTRUCTION_LIKE_SENTENCE = re.compile(
     r"[^.!?\n]*\b(?:ignore (?:all |any )?(?:previous|prior|above) instructions|disregard [^.!?\n]{0,20}instructions|you are now)\b[^.!?\n]*[.!?]?",
-    re.I,
-)
-INSTRUCTION_LIKE = re.compile(
-    r"\b(ignore (all |any )?(previous|prior|above) instructions|disregard .{0,20}instructions|you are now|system prompt)\b",
     re.I,
 )
 
@@ -42,28 +45,56 @@ class _Part:
     question: str
     info: QuestionInfo
     passages: list[Passage]
+    qvec: np.ndarray
     best: Candidate | None
     abstain: bool
 
 
-class Answerer:
-    """Loads the retriever (and the LLM, if asked for) once; answers many questions."""
+@dataclass
+class _Read:
+    """One question part after reading and grounding."""
 
-    def __init__(self, store: ChunkStore, config: QAConfig) -> None:
+    part: _Part
+    answer: str
+    where: Grounding | None
+    abstain: bool
+    score: float = 0.0
+    reason: str = ""
+    fallback: bool = False
+    quote_only: bool = False
+
+
+class Answerer:
+    """Loads the retriever and the models once; answers many questions.
+
+    `retriever` and `generators` are the seams: tests pass a fake retriever or a scripted
+    generator instead of reaching into the object."""
+
+    def __init__(
+        self,
+        store: ChunkStore,
+        config: QAConfig,
+        retriever: Retriever | None = None,
+        generators: dict[str, Generator] | None = None,
+        models_dir: Path | None = None,
+    ) -> None:
         self.store = store
         self.config = config
-        self.retriever = HybridRetriever(store, config)
-        self.reader = ExtractiveReader(store.embedder, self.retriever.index, config.sentences)
-        self._generators: dict[str, Generator | None] = {}
+        self.retriever: Retriever = retriever or HybridRetriever(store, config)
+        self.extractive = ExtractiveReader(store.embedder, self.retriever.index, config.sentences)
+        self.reader = Reader(store.embedder)
+        self.models_dir = models_dir or store.config.models_dir
+        self._generators: dict[str, Generator | None] = dict(generators or {})
 
     def refresh(self) -> None:
         """Pick up newly ingested documents."""
         self.retriever.refresh()
-        self.reader.index = self.retriever.index
+        self.extractive.index = self.retriever.index
 
     def generator(self, backend: str) -> Generator | None:
+        """The backend's generator, built on first use and kept (a local model loads once)."""
         if backend not in self._generators:
-            self._generators[backend] = make_generator(self.config, backend)
+            self._generators[backend] = make_generator(self.config, backend, self.models_dir)
         return self._generators[backend]
 
     # ------------------------------------------------------------------------------
@@ -90,63 +121,111 @@ class Answerer:
         backend: str | None = None,
         k: int | None = None,
     ) -> Iterator[str | Answer]:
-        """Yield generated text as it comes (LLM backends), then the final verified Answer."""
+        """Yield the model's text as it comes (LLM backends), then the final grounded Answer."""
         backend = backend or self.config.llm
         question = " ".join(question.split())
         if not question:
             raise RagqaError("empty question: type a question about the documents")
         t0 = time.perf_counter()
-        gen, backend_note = None, ""
+        gen, notice = None, ""
         if backend != "extractive":
             try:
                 gen = self.generator(backend)
             except RagqaError as exc:  # e.g. the local model is not installed
-                backend_note = f"{backend} backend unavailable ({exc}); extractive answer shown"
-        complete = getattr(gen, "complete", None)
-        standalone = self.retriever.index.restore_case(rewrite(question, history, complete))
+                notice = f"{backend} backend unavailable ({exc}); extractive answer shown"
+        standalone = self.retriever.index.restore_case(self._rewrite(question, history, gen))
         parts = [self._part(q, filters, k) for q in split_parts(standalone)]
         parts = self._carry_over(parts, filters, k)
-        t_retrieve = time.perf_counter()
-        draft, cited = self._compose(parts)
-        timings = {"retrieve": (t_retrieve - t0) * 1000}
-        passages = _unique([p for part in parts for p in part.passages])
-        abstained = all(part.abstain for part in parts)
-        fallback, notice, text = False, backend_note, draft
-        if gen is not None and not abstained:
-            evidence_passages = [_sanitized(c) for c, _ in cited]
-            evidence = "\n".join(f"[{i + 1}] {trim_quote(q.text, '', 400)}" for i, (_, q) in enumerate(cited))
-            chunks: list[str] = []
-            try:
-                for piece in gen.stream(standalone, evidence):
-                    chunks.append(piece)
-                    yield piece
-                generated = "".join(chunks).strip()
-            except Exception as exc:  # server down, timeout, garbage: the extractive answer stands
-                generated = ""
-                notice = f"the {backend} backend failed ({type(exc).__name__}); extractive answer shown"
-            final = self._check(generated, evidence_passages, parts) if generated else None
-            if final is None:
-                fallback = True
-                notice = (
-                    notice or f"the {backend} answer could not be verified against the sources; extractive answer shown"
-                )
-            else:
-                text, cited = final
-        timings["generate"] = (time.perf_counter() - t_retrieve) * 1000
+        timings = {"retrieve": (time.perf_counter() - t0) * 1000}
+        fallback = False
+        if gen is None:
+            text, cited = self._compose(parts)
+            abstained = all(part.abstain for part in parts)
+            score = min((p.best.support if p.best else 0.0) for p in parts)
+        else:
+            read: list[_Read] = []
+            for part in parts:
+                raw: list[str] = []
+                try:
+                    for piece in self.reader.read(gen, part.question, part.passages, part.qvec, self.config.max_tokens):
+                        raw.append(piece)
+                        yield piece
+                except Exception as exc:  # server down, timeout: the extractive answer stands
+                    log.warning("the %s backend failed: %s", backend, exc)
+                    notice = f"the {backend} backend failed ({type(exc).__name__}); extractive answer shown"
+                    raw = []
+                read.append(self._ground(part, parse("".join(raw)) if raw else None))
+            fallback = any(r.fallback for r in read)
+            if not notice and any(r.fallback or r.reason == "ungrounded" for r in read):
+                shown = "extractive answer shown" if fallback else "no answer shown"
+                notice = f"the model's answer was not found in the passages; {shown}"
+            text, cited = self._compose_read(read)
+            abstained = all(r.abstain for r in read)
+            score = min(r.score for r in read)
         timings["total"] = (time.perf_counter() - t0) * 1000
-        citations = [] if abstained else self._citations(cited)
+        timings["generate"] = timings["total"] - timings["retrieve"]
         yield Answer(
             question=question,
             rewritten_question=standalone,
             answer=ABSTAIN if abstained else text,
             abstained=abstained,
             backend=backend,
-            citations=citations,
-            passages=passages,
+            citations=[] if abstained else self._citations(cited),
+            passages=_unique([p for part in parts for p in part.passages]),
             notice=notice,
             fallback=fallback,
+            support=round(score, 4),
             timings_ms={k: round(v, 1) for k, v in timings.items()},
         )
+
+    def _rewrite(self, question: str, history: Sequence[tuple[str, str]], gen: Generator | None) -> str:
+        if gen is None:
+            return rewrite(question, history)
+        return rewrite(question, history, lambda prompt: complete(gen, [{"role": "user", "content": prompt}], 48))
+
+    def _ground(self, part: _Part, reading: Reading | None) -> _Read:
+        """Accept the model's answer where a passage holds its facts; otherwise fall back to
+        the extractive answer (if it is supported) or abstain."""
+        if reading is not None and not reading.found:
+            return _Read(part, "", None, abstain=True, reason="model")  # score 0: the model found nothing
+        if reading is not None and not self.config.verify:  # ablation: the model's word, its own citation
+            i = reading.cited[0] if reading.cited and reading.cited[0] < len(part.passages) else 0
+            return _Read(part, reading.answer, best_sentence(part.question, part.passages[i], i), abstain=False)
+        if reading is not None:
+            where: Grounding | None
+            if m := YESNO.match(reading.answer):
+                i = reading.cited[0] if reading.cited and reading.cited[0] < len(part.passages) else 0
+                where = best_sentence(part.question, _sanitized(part.passages[i]), i)
+                answer = m.group(1).capitalize()
+            else:
+                answer = reading.answer
+                where = ground(answer, part.question, [_sanitized(p) for p in part.passages], reading.cited)
+            if where is not None:
+                answer = _with_year(answer, part.passages[where.passage].date)
+                score = support(part.question, part.passages[where.passage], self.retriever.index)
+                return _Read(part, answer, where, abstain=score < self.config.abstain_threshold, score=score)
+        if part.abstain or part.best is None:
+            return _Read(part, "", None, abstain=True, reason="ungrounded")
+        best = part.best
+        where = Grounding(best.passage, best.start, best.end, best.text, 1.0)
+        return _Read(part, best.span or "", where, False, best.support, fallback=True, quote_only=not best.span)
+
+    def _compose_read(self, read: list[_Read]) -> tuple[str, list[tuple[Passage, Candidate]]]:
+        sentences: list[str] = []
+        cited: list[tuple[Passage, Candidate]] = []
+        for r in read:
+            if r.abstain or r.where is None:
+                if len(read) > 1:
+                    q = r.part.question
+                    sentences.append(f"The documents don't say {q[0].lower()}{q[1:].rstrip('?')}.")
+                continue
+            w = r.where
+            passage = r.part.passages[w.passage]
+            cited.append((passage, Candidate(w.passage, w.start, w.end, w.quote, score=r.score)))
+            n = len(cited)
+            quote = trim_quote(w.quote, r.answer, 220 if len(read) == 1 else 130)
+            sentences.append(f"“{quote}” [{n}]" if r.quote_only else f"{r.answer} [{n}] — “{quote}”")
+        return " ".join(sentences), cited
 
     # ------------------------------------------------------------------------------
     def _part(self, question: str, filters: Filters | None, k: int | None, extra: str = "") -> _Part:
@@ -157,10 +236,10 @@ class Answerer:
         pattern = definition_pattern(define_term(question)) if info.kind == "define" else None
         qvec = self.retriever.embed_query(query)
         passages = self.retriever.retrieve(query, k=k or self.config.k, filters=filters, vector=qvec, pattern=pattern)
-        cands = self.reader.candidates(info, passages, qvec if not extra else None)
+        cands = self.extractive.candidates(info, passages, qvec if not extra else None)
         best = cands[0] if cands else None
-        abstain = best is None or best.support < self.config.abstain_threshold
-        return _Part(question, info, passages, best, abstain)
+        abstain = best is None or best.support < self.config.extractive_threshold
+        return _Part(question, info, passages, qvec, best, abstain)
 
     def _carry_over(self, parts: list[_Part], filters: Filters | None, k: int | None) -> list[_Part]:
         """'..., and where was that treaty signed?': search the later part with the entity
@@ -213,51 +292,13 @@ class Answerer:
                 sentences.append(f"{lead}“{quote}”" + ("" if lead else f" [{n}]"))
         return " ".join(sentences), cited
 
-    def _check(
-        self, generated: str, passages: list[Passage], parts: list[_Part]
-    ) -> tuple[str, list[tuple[Passage, Candidate]]] | None:
-        """Accept an LLM answer only if verification keeps it and it carries the facts asked for."""
-        if not self.config.verify:
-            text = generated.strip()
-            if not MARKER_ONLY.sub("", text).strip() or "documents don't say" in text.lower():
-                return None
-            cands = [self._candidate_for(p, text) for p in passages]
-            return text, list(zip(passages, cands, strict=True))
-        if INSTRUCTION_LIKE.search(generated) or "documents don't say" in generated.lower() or _degenerate(generated):
-            return None
-        checked = verify(generated, passages)
-        if not checked.ok:
-            return None
-        if not _agrees(checked.text, parts):
-            return None
-        typed = [p for p in parts if p.info.kind in ("date", "year", "number", "person", "place") and not p.abstain]
-        if typed and not any(facts(c) for c, _ in checked.kept):
-            return None  # asked for a date/number/name and got none
-        used = sorted({i for _, i in checked.kept})
-        renumber = {old: new for new, old in enumerate(used)}
-        text = " ".join(with_markers(claim, [renumber[i]]) for claim, i in checked.kept)
-        first_claim: dict[int, str] = {}
-        for claim, i in checked.kept:
-            first_claim.setdefault(i, claim)
-        return text, [(passages[i], self._candidate_for(passages[i], first_claim[i])) for i in used]
-
-    def _candidate_for(self, passage: Passage, claim: str) -> Candidate:
-        """The passage sentence that best supports a claim (for the citation's quote)."""
-        from .text import sentences, tokens
-
-        words = set(tokens(claim))
-        best = max(sentences(passage.text, passage.start), key=lambda s: len(words & set(tokens(s[2]))), default=None)
-        if best is None:
-            return Candidate(0, passage.start, passage.end, passage.text)
-        return Candidate(0, best[0], best[1], best[2])
-
     @staticmethod
     def _citations(cited: list[tuple[Passage, Candidate]]) -> list[Citation]:
         return [
             Citation(
                 n=i + 1,
                 source=p.file_name,
-                path=p.source,
+                source_path=p.source,
                 title=p.title,
                 date=p.date,
                 doc_type=p.doc_type,
@@ -282,31 +323,14 @@ def _unique(passages: list[Passage]) -> list[Passage]:
     return out
 
 
-def _degenerate(text: str) -> bool:
-    """Repetition loops and pasted passages: not an answer."""
-    words = re.findall(r"\w[\w,.-]*", re.sub(r"\[\d+\]", " ", text).lower())
-    if len(text) > 320 or not words:
-        return True
-    return any(words[i] == words[i + 1] == words[i + 2] for i in range(len(words) - 2))
-
-
-def _agrees(text: str, parts: list[_Part]) -> bool:
-    """The small model may phrase the answer, not change it: its yes/no and its typed
-    facts must match what the evidence sentence says."""
-    low = text.lower()
-    for part in parts:
-        best = part.best
-        if part.abstain or best is None or not best.span:
-            continue
-        if part.info.kind == "yesno":
-            said = "no" if re.match(r"^\W*no\b", low) else "yes" if re.match(r"^\W*yes\b", low) else ""
-            if said and said != best.span.lower():
-                return False
-        elif part.info.kind in ("date", "year", "number"):
-            key = re.findall(r"\d[\d,]*", best.span) or [best.span.split()[-1]]
-            if not all(k.replace(",", "") in low.replace(",", "") for k in key):
-                return False
-    return True
+def _with_year(answer: str, doc_date: str) -> str:
+    """'February 2' read in an article of 2019-01-16 is February 2, 2019 (the nearest such day)."""
+    for start, end, expr in reversed(find_dates(answer)):
+        if doc_date and not re.search(r"\d{4}", expr):
+            text, date = parse_date(expr, doc_date)
+            if date is not None:
+                answer = answer[:start] + text + answer[end:]
+    return answer
 
 
 def _sanitized(passage: Passage) -> Passage:

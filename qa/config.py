@@ -8,6 +8,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Backend = Literal["extractive", "local", "openai"]
+LocalModel = Literal["qwen2.5-coder-1.5b-instruct", "qwen2.5-coder-0.5b-instruct"]
 
 
 class QAConfig(BaseSettings):
@@ -16,7 +17,11 @@ class QAConfig(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RAGQA_", env_file=".env", extra="ignore")
 
     llm: Backend = Field(
-        "extractive", description="Answer backend: extractive (no LLM), local (Gemma 3 270M via llama.cpp) or openai."
+        "local",
+        description="Answer backend: local (a bundled instruct model via llama.cpp), openai (an OpenAI-compatible server) or extractive (no LLM, fastest).",
+    )
+    local_model: LocalModel = Field(
+        "qwen2.5-coder-1.5b-instruct", description="The bundled instruct model the local backend runs."
     )
     k: int = Field(6, description="Passages given to the answer step.")
     candidates: int = Field(40, description="Candidates fetched from each retriever (dense, BM25) before fusion.")
@@ -31,20 +36,27 @@ class QAConfig(BaseSettings):
         16, description="Candidate sentences scored with the dense model per question part (latency vs. recall)."
     )
     verify: bool = Field(
-        True, description="Check generated answers against their cited passages (turn off only to measure it)."
+        True,
+        description="Ground model answers: accept one only where a passage holds its facts (off only to measure it).",
     )
     abstain_threshold: float = Field(
-        0.5, description="Minimum answer-support score; below it the bot says the documents don't say."
+        0.5,
+        description="Minimum support (question words covered by the cited passage and its document) for a model answer.",
+    )
+    extractive_threshold: float = Field(
+        0.5, description="Minimum support score of the extractive reader's sentence (fast mode and fallback)."
     )
     openai_base_url: str | None = Field(
         None, description="OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1 (vLLM, Ollama, llama.cpp)."
     )
-    openai_model: str = Field("gemma-3-270m", description="Model name sent to the OpenAI-compatible server.")
+    openai_model: str = Field(
+        "qwen2.5-coder-1.5b-instruct", description="Model name sent to the OpenAI-compatible server."
+    )
     openai_api_key: SecretStr | None = Field(
         None, description="API key for the OpenAI-compatible server (never logged)."
     )
     llm_timeout: float = Field(
-        30.0, description="Seconds before an LLM call is abandoned and the extractive answer is used."
+        30.0, description="Seconds before an OpenAI-compatible call is abandoned and the extractive answer is used."
     )
     llm_threads: int = Field(2, description="CPU threads for the local llama.cpp model.")
-    max_tokens: int = Field(64, description="Token limit of a generated answer.")
+    max_tokens: int = Field(40, description="Token limit of a generated short answer.")

@@ -7,7 +7,7 @@ import logging
 import math
 import re
 import time
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -147,6 +147,26 @@ def _passes(meta: ChunkMeta, filters: Filters) -> bool:
     if filters.until and not (meta.date_num and meta.date_num <= date_num(filters.until)):
         return False
     return True
+
+
+class Retriever(Protocol):
+    """What the answerer needs from retrieval: passages for a query, the query's vector
+    (reused to score sentences) and the lexical index (term weights, document vocabularies)."""
+
+    index: LexicalIndex
+
+    def retrieve(
+        self,
+        query: str,
+        k: int | None = None,
+        filters: Filters | None = None,
+        vector: np.ndarray | None = None,
+        pattern: re.Pattern[str] | None = None,
+    ) -> list[Passage]: ...
+
+    def embed_query(self, query: str) -> np.ndarray: ...
+
+    def refresh(self) -> None: ...
 
 
 class HybridRetriever:

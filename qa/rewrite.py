@@ -3,10 +3,13 @@ question about the NPT becomes "When did the NPT enter into force?"."""
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Sequence
 
 import prompts
+
+from .text import tokens
 
 PRONOUN = re.compile(
     r"\b(it|its|this treaty|that treaty|the treaty|this agreement|that agreement|they|them|their|he|she|his|her)\b",
@@ -19,6 +22,8 @@ ENTITY = re.compile(
     r"|\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)+"
 )
 
+
+log = logging.getLogger(__name__)
 
 # "the five nuclear states ... their 2022 statement": the pronoun has its noun in the question itself.
 OWN_ANTECEDENT = re.compile(r"\b(?:the|these|those)\s+(?!(?:treaty|agreement)\b)[a-z]", re.I)
@@ -76,16 +81,29 @@ def rule_rewrite(question: str, history: Sequence[tuple[str, str]]) -> str:
     return q.replace("the the ", "the ")
 
 
+def keeps_subject(rewritten: str, question: str, history: Sequence[tuple[str, str]]) -> bool:
+    """A rewrite may only add what the conversation said: it keeps every word of the
+    follow-up, names something of the last turn, and brings in no word from nowhere
+    ("who announced it?" must not become "Who announced the US?" about another treaty)."""
+    asked, new = set(tokens(question)), set(tokens(rewritten))
+    last_user, last_answer = history[-1]
+    said = set(tokens(" ".join(f"{u} {a}" for u, a in history)))
+    added = new - asked
+    return asked <= new and bool(added & set(tokens(f"{last_user} {last_answer}"))) and added <= said
+
+
 def rewrite(question: str, history: Sequence[tuple[str, str]], complete: Callable[[str], str] | None = None) -> str:
-    """Standalone question: an LLM rewrite when one is given and sane, else the rule."""
+    """Standalone question: the LLM's rewrite when it keeps the conversation's subject, else the rule."""
     if not history or not needs_rewrite(question):
         return question
     if complete is not None:
         convo = "\n".join(f"User: {u}\nAssistant: {a[:200]}" for u, a in history[-3:])
         try:
             out = complete(prompts.load("rewrite").format(history=convo, question=question)).strip().split("\n")[0]
-            if 3 <= len(out.split()) <= 40 and out.endswith("?"):
-                return out
+            out = out.strip(" \"'")
+            if 3 <= len(out.split()) <= 40 and keeps_subject(out, question, history):
+                return out if out.endswith("?") else f"{out.rstrip('.')}?"
+            log.info("rewrite %r rejected: it does not keep the conversation's subject", out)
         except Exception:  # a failed rewrite must not fail the answer
-            pass
+            log.warning("the rewrite failed; the rule rewrite is used", exc_info=True)
     return rule_rewrite(question, history)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Filters(BaseModel):
     """Metadata filters for retrieval."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt field fails loudly instead of vanishing
 
     doc_types: list[str] = Field(default_factory=list)
     sources: list[str] = Field(default_factory=list, description="Substrings of file names.")
@@ -19,6 +21,8 @@ class Filters(BaseModel):
 
 class Passage(BaseModel):
     """A retrieved chunk with its provenance."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt field fails loudly instead of vanishing
 
     id: str
     text: str
@@ -37,6 +41,8 @@ class Passage(BaseModel):
 class Citation(BaseModel):
     """What an inline marker [n] points at: a document, its section and the exact quote."""
 
+    model_config = ConfigDict(extra="forbid")  # a misspelt field fails loudly instead of vanishing
+
     n: int
     source: str = Field(description="File name of the document.")
     source_path: str = Field("", description="Full path of the document.")
@@ -54,6 +60,8 @@ class Citation(BaseModel):
 class Answer(BaseModel):
     """An answer, or an abstention, with the passages it stands on."""
 
+    model_config = ConfigDict(extra="forbid")  # a misspelt field fails loudly instead of vanishing
+
     question: str
     rewritten_question: str
     answer: str
@@ -63,4 +71,7 @@ class Answer(BaseModel):
     passages: list[Passage] = Field(default_factory=list, description="The closest passages (shown when abstaining).")
     notice: str = Field("", description="E.g. 'the LLM answer failed verification; extractive answer shown'.")
     fallback: bool = Field(False, description="True when the generated answer was replaced by the extractive one.")
+    support: float = Field(
+        0.0, description="Lowest support score of the answer's parts (abstention compares it with the threshold)."
+    )
     timings_ms: dict[str, float] = Field(default_factory=dict)

