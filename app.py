@@ -6,7 +6,6 @@ Thin by design: every answer comes from `qa.Answerer`, every upload goes through
 
 from __future__ import annotations
 
-import argparse
 import html
 import ipaddress
 import json
@@ -16,7 +15,7 @@ import shutil
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -373,30 +372,33 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def serve(args: argparse.Namespace, settings: Any, build_store: Callable[..., ChunkStore]) -> int:
-    """`ragqa serve`: ingest --docs incrementally, load the models once, then serve."""
-    auth = None
-    if args.auth:
-        user, sep, password = args.auth.partition(":")
-        if not sep or not user or not password:
-            raise RagqaError("--auth takes USER:PASS")
-        auth = (user, password)
-    if not _is_loopback(args.host) and auth is None:
-        print(
-            f"warning: serving on {args.host} without --auth: anyone who can reach this address can use the app",
-            file=sys.stderr,
-        )
-    started = time.perf_counter()
-    store = build_store(settings)
-    if args.docs:
-        report = Ingestor(store, settings.ingest, settings.store.data_dir, progress=True).run(args.docs)
-        for failed in report.files_failed:
-            print(f"FAILED  {failed.path}: {failed.error}", file=sys.stderr)
-        print(
-            f"ingest: {report.files_ingested} new/changed, {report.files_unchanged} unchanged, {len(report.files_failed)} failed, "
-            f"+{report.chunks_added} passages in {report.seconds:.1f}s",
-            file=sys.stderr,
-        )
+def parse_auth(text: str | None) -> tuple[str, str] | None:
+    """`--auth USER:PASS` as a pair (None when not given)."""
+    if not text:
+        return None
+    user, sep, password = text.partition(":")
+    if not sep or not user or not password:
+        raise RagqaError("--auth takes USER:PASS")
+    return user, password
+
+
+def bind_warning(host: str, auth: tuple[str, str] | None) -> str:
+    """A warning when the app would be reachable beyond this machine without a password."""
+    if _is_loopback(host) or auth is not None:
+        return ""
+    return f"warning: serving on {host} without --auth: anyone who can reach this address can use the app"
+
+
+def serve(
+    store: ChunkStore,
+    settings: Any,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    auth: tuple[str, str] | None = None,
+    started: float | None = None,
+) -> int:
+    """Load the models once, then serve the chat on `host:port` until interrupted."""
+    started = started or time.perf_counter()
     if store.count() == 0:
         raise RagqaError("the index is empty; start with `ragqa serve --docs PATH` or run `ragqa ingest PATH` first")
     answerer = Answerer(store, settings.qa)
@@ -404,15 +406,15 @@ def serve(args: argparse.Namespace, settings: Any, build_store: Callable[..., Ch
     demo = build_ui(ChatApp(answerer, settings))
     demo.queue(default_concurrency_limit=1, max_size=64)
     print(
-        f"ragqa: ready in {time.perf_counter() - started:.1f}s on http://{args.host}:{args.port}",
+        f"ragqa: ready in {time.perf_counter() - started:.1f}s on http://{host}:{port}",
         file=sys.stderr,
         flush=True,
     )
     import gradio as gr
 
     demo.launch(
-        server_name=args.host,
-        server_port=args.port,
+        server_name=host,
+        server_port=port,
         auth=auth,
         max_file_size=f"{MAX_UPLOAD_MB}mb",
         show_error=False,

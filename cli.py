@@ -240,13 +240,26 @@ def _ingest_docs(settings: Any, paths: list[Path]) -> None:
     report = Ingestor(build_store(settings), settings.ingest, settings.store.data_dir, progress=True).run(paths)
     for item in report.files_failed:
         print(f"FAILED  {item.path}: {item.error}", file=sys.stderr)
+    print(
+        f"ingest: {report.files_ingested} new/changed, {report.files_unchanged} unchanged, {len(report.files_failed)} failed, "
+        f"+{report.chunks_added} passages in {report.seconds:.1f}s",
+        file=sys.stderr,
+    )
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    import time
+
     import app
 
+    started = time.perf_counter()
     settings = load_settings(args)
-    return app.serve(args, settings, build_store)
+    auth = app.parse_auth(args.auth)
+    if warning := app.bind_warning(args.host, auth):
+        print(warning, file=sys.stderr)
+    if args.docs:
+        _ingest_docs(settings, args.docs)
+    return app.serve(build_store(settings), settings, args.host, args.port, auth, started)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

@@ -35,6 +35,16 @@ def is_correct(answer: str, must: Sequence[Sequence[str]], gold: str = "", alias
     return any(contains(answer, g) for g in [gold, *aliases] if g)
 
 
+QUOTE = re.compile(r"\s*(?:—\s*)?“[^”]*”?")
+
+
+def short_answer(answer: str) -> str:
+    """The answer without its supporting quotes: what is scored ('February 2, 2019 [1]' of
+    'February 2, 2019 [1] — “…exit the treaty from February 2.”'), so a quote that happens to
+    contain the gold words does not make a wrong answer right."""
+    return " ".join(QUOTE.sub(" ", answer).split())
+
+
 def is_abstention(answer: str, abstained: bool | None = None) -> bool:
     return bool(abstained) if abstained is not None else bool(ABSTAIN_PATTERNS.search(answer))
 
@@ -89,16 +99,15 @@ def judge_row(row: dict[str, Any], q: dict[str, Any]) -> dict[str, Any]:
     abstained = is_abstention(row.get("answer", ""), row.get("abstained"))
     gold_sources = q.get("sources") or []
     cited = [c.get("source", "") for c in row.get("citations", [])]
-    correct = (
-        (not abstained)
-        and answerable
-        and is_correct(row.get("answer", ""), q.get("must") or [], q.get("answer", ""), q.get("aliases") or [])
-    )
+    gold = (q.get("must") or [], q.get("answer", ""), q.get("aliases") or [])
+    correct = (not abstained) and answerable and is_correct(short_answer(row.get("answer", "")), *gold)
+    with_quote = (not abstained) and answerable and is_correct(row.get("answer", ""), *gold)
     retrieved = [r["source"] for r in row.get("retrieved", [])]
     return {
         "answerable": answerable,
         "abstained": abstained,
         "correct": correct,
+        "correct_with_quote": with_quote,
         "citation_precision": citation_precision(cited, gold_sources) if gold_sources and not abstained else None,
         "cites_gold": bool(set(cited) & set(gold_sources)) if gold_sources and not abstained else None,
         "retrieval_hit": bool(set(retrieved) & set(gold_sources)) if gold_sources else None,
@@ -123,6 +132,7 @@ def summarize(verdicts: Sequence[dict[str, Any]], latencies: Sequence[dict[str, 
         "unanswerable": len(unanswerable),
         "accuracy": _mean([1.0 if v["correct"] else 0.0 for v in answerable]),
         "correct": sum(1 for v in answerable if v["correct"]),
+        "accuracy_with_quote": _mean([1.0 if v.get("correct_with_quote") else 0.0 for v in answerable]),
         "citation_precision": _mean(cp),
         "citation_recall": _mean(cg),
         "abstention_rate_unanswerable": _mean([1.0 if v["abstained"] else 0.0 for v in unanswerable]),

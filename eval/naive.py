@@ -18,7 +18,7 @@ from vectorstore import ChunkStore, Embedder
 
 def baseline_llm(settings: Any, store: ChunkStore) -> Any:
     """The textbook chain's LLM: ragqa's configured local model, as a LangChain LLM."""
-    from qa.llm import ChatLLM, LocalGenerator
+    from qa.generators import ChatLLM, LocalGenerator
 
     return ChatLLM(generator=LocalGenerator(settings.qa, store.config.models_dir), max_tokens=128)
 

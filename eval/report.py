@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 HEADLINE = [
-    ("accuracy", "Answer accuracy (answerable)"),
+    ("accuracy", "Answer accuracy (answerable; the short answer, quotes left out)"),
+    ("accuracy_with_quote", "Answer accuracy counting the quote"),
     ("citation_precision", "Citation precision"),
     ("citation_recall", "Citation recall"),
     ("abstention_rate_unanswerable", "Unanswerable refused"),

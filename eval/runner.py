@@ -90,6 +90,9 @@ def run_eval(run: EvalRun, settings: Any, store: ChunkStore, filters: Any = None
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
             handle.flush()
     rows = [done[q.id] for q in questions if q.id in done]
+    for q in questions:  # re-judged, so a resumed or re-scored run uses the current metrics
+        if q.id in done:
+            done[q.id]["verdict"] = judge_row(done[q.id], q.model_dump())
     report = _report(args, settings, store, backend, questions, rows)
     previous = _load_previous(args.compare, rows) if args.compare else None
     if previous:
@@ -223,7 +226,7 @@ def _judge(settings: Any, rows: list[dict[str, Any]]) -> str:
     if not settings.qa.openai_base_url:
         return "skipped: no OpenAI-compatible backend configured (set RAGQA_OPENAI_BASE_URL)"
     import prompts
-    from qa.llm import OpenAIGenerator, complete
+    from qa.generators import OpenAIGenerator, complete
 
     gen = OpenAIGenerator(settings.qa)
     answered = [r for r in rows if not r["verdict"]["abstained"] and r.get("citations")]

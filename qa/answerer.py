@@ -11,20 +11,22 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
+import prompts
 from vectorstore import ChunkStore, RagqaError
 
-from .abstain import support
+from .abstention import support
 from .config import QAConfig
-from .dates import find_dates, normalise_numbers, parse_date
-from .extractive import Candidate, ExtractiveReader, best_span, common_names, trim_quote
-from .ground import Grounding, best_sentence, ground
-from .llm import Generator, complete, make_generator
+from .dates import normalise_numbers
+from .extractive import Candidate, ExtractiveReader, best_span, common_names, trim_quote, yes_or_no
+from .generators import Generator, complete, make_generator
+from .grounding import Grounding, best_sentence, closest, complete_date, complete_name, ground
 from .question import QuestionInfo, analyze, define_term, definition_pattern, split_parts
 from .reader import Reader, Reading, parse
 from .retrieval import HybridRetriever, Retriever
@@ -46,8 +48,18 @@ class _Part:
     info: QuestionInfo
     passages: list[Passage]
     qvec: np.ndarray
-    best: Candidate | None
-    abstain: bool
+    rank: Callable[[], list[Candidate]]  # the extractive reader's sentences, scored on first use
+    threshold: float
+
+    @cached_property
+    def best(self) -> Candidate | None:
+        """The extractive answer: needed by the fast mode, the fallback and the carry-over only."""
+        ranked = self.rank()
+        return ranked[0] if ranked else None
+
+    @property
+    def abstain(self) -> bool:
+        return self.best is None or self.best.support < self.threshold
 
 
 @dataclass
@@ -62,6 +74,7 @@ class _Read:
     reason: str = ""
     fallback: bool = False
     quote_only: bool = False
+    yesno: bool = False
 
 
 class Answerer:
@@ -82,7 +95,7 @@ class Answerer:
         self.config = config
         self.retriever: Retriever = retriever or HybridRetriever(store, config)
         self.extractive = ExtractiveReader(store.embedder, self.retriever.index, config.sentences)
-        self.reader = Reader(store.embedder)
+        self.reader = Reader(store.embedder, lambda term: self.retriever.index.idf(term))
         self.models_dir = models_dir or store.config.models_dir
         self._generators: dict[str, Generator | None] = dict(generators or {})
 
@@ -154,7 +167,7 @@ class Answerer:
                     log.warning("the %s backend failed: %s", backend, exc)
                     notice = f"the {backend} backend failed ({type(exc).__name__}); extractive answer shown"
                     raw = []
-                read.append(self._ground(part, parse("".join(raw)) if raw else None))
+                read.append(self._ground(part, parse("".join(raw)) if raw else None, gen))
             fallback = any(r.fallback for r in read)
             if not notice and any(r.fallback or r.reason == "ungrounded" for r in read):
                 shown = "extractive answer shown" if fallback else "no answer shown"
@@ -183,7 +196,23 @@ class Answerer:
             return rewrite(question, history)
         return rewrite(question, history, lambda prompt: complete(gen, [{"role": "user", "content": prompt}], 48))
 
-    def _ground(self, part: _Part, reading: Reading | None) -> _Read:
+    def _copy(
+        self, gen: Generator, question: str, answer: str, passages: list[Passage], cited: list[int]
+    ) -> tuple[str, Grounding | None]:
+        """Show the model the one sentence its answer most likely paraphrases and ask for the
+        answer in that sentence's own words; accept it only if it grounds there."""
+        near = closest(answer, question, passages, cited)
+        if near is None:
+            return answer, None
+        prompt = prompts.load("copy").format(sentence=near.quote, question=question)
+        copied = parse(complete(gen, [{"role": "user", "content": prompt}], self.config.max_tokens, ["\n"])).answer
+        where = ground(copied, question, [passages[near.passage]]) if copied else None
+        if where is None:
+            return answer, None
+        where.passage = near.passage
+        return copied, where
+
+    def _ground(self, part: _Part, reading: Reading | None, gen: Generator | None = None) -> _Read:
         """Accept the model's answer where a passage holds its facts; otherwise fall back to
         the extractive answer (if it is supported) or abstain."""
         if reading is not None and not reading.found:
@@ -193,15 +222,21 @@ class Answerer:
             return _Read(part, reading.answer, best_sentence(part.question, part.passages[i], i), abstain=False)
         if reading is not None:
             where: Grounding | None
-            if m := YESNO.match(reading.answer):
+            if (m := YESNO.match(reading.answer)) and part.info.kind == "yesno":
                 i = reading.cited[0] if reading.cited and reading.cited[0] < len(part.passages) else 0
                 where = best_sentence(part.question, _sanitized(part.passages[i]), i)
-                answer = m.group(1).capitalize()
+                answer = self._polarity(part.question, where.quote, m.group(1).capitalize())
+                score = support(part.question, part.passages[i], self.retriever.index)
+                return _Read(part, answer, where, score < self.config.abstain_threshold, score, yesno=True)
             else:
                 answer = reading.answer
-                where = ground(answer, part.question, [_sanitized(p) for p in part.passages], reading.cited)
+                clean = [_sanitized(p) for p in part.passages]
+                where = ground(answer, part.question, clean, reading.cited)
+                if where is None and gen is not None:  # a paraphrase: let the model copy its words
+                    answer, where = self._copy(gen, part.question, answer, clean, reading.cited)
             if where is not None:
-                answer = _with_year(answer, part.passages[where.passage].date)
+                cited = part.passages[where.passage]
+                answer = complete_name(complete_date(answer, where.quote, cited.date), cited.text)
                 score = support(part.question, part.passages[where.passage], self.retriever.index)
                 return _Read(part, answer, where, abstain=score < self.config.abstain_threshold, score=score)
         if part.abstain or part.best is None:
@@ -209,6 +244,11 @@ class Answerer:
         best = part.best
         where = Grounding(best.passage, best.start, best.end, best.text, 1.0)
         return _Read(part, best.span or "", where, False, best.support, fallback=True, quote_only=not best.span)
+
+    def _polarity(self, question: str, sentence: str, said: str) -> str:
+        """Yes or no, from the cited sentence's polarity: the 1.5B model answers 'Yes' to 'limited?'
+        over 'of unlimited duration' even when shown that sentence alone (README, ablation)."""
+        return yes_or_no(question, sentence)
 
     def _compose_read(self, read: list[_Read]) -> tuple[str, list[tuple[Passage, Candidate]]]:
         sentences: list[str] = []
@@ -224,7 +264,10 @@ class Answerer:
             cited.append((passage, Candidate(w.passage, w.start, w.end, w.quote, score=r.score)))
             n = len(cited)
             quote = trim_quote(w.quote, r.answer, 220 if len(read) == 1 else 130)
-            sentences.append(f"“{quote}” [{n}]" if r.quote_only else f"{r.answer} [{n}] — “{quote}”")
+            if r.yesno:  # the reason is part of a yes/no answer: "No — this Treaty shall be of unlimited duration"
+                sentences.append(f"{r.answer} — {quote.rstrip('.')} [{n}].")
+            else:
+                sentences.append(f"“{quote}” [{n}]" if r.quote_only else f"{r.answer} [{n}] — “{quote}”")
         return " ".join(sentences), cited
 
     # ------------------------------------------------------------------------------
@@ -236,10 +279,15 @@ class Answerer:
         pattern = definition_pattern(define_term(question)) if info.kind == "define" else None
         qvec = self.retriever.embed_query(query)
         passages = self.retriever.retrieve(query, k=k or self.config.k, filters=filters, vector=qvec, pattern=pattern)
-        cands = self.extractive.candidates(info, passages, qvec if not extra else None)
-        best = cands[0] if cands else None
-        abstain = best is None or best.support < self.config.extractive_threshold
-        return _Part(question, info, passages, qvec, best, abstain)
+        vector = qvec if not extra else None
+        return _Part(
+            question,
+            info,
+            passages,
+            qvec,
+            lambda: self.extractive.candidates(info, passages, vector),
+            self.config.extractive_threshold,
+        )
 
     def _carry_over(self, parts: list[_Part], filters: Filters | None, k: int | None) -> list[_Part]:
         """'..., and where was that treaty signed?': search the later part with the entity
@@ -272,7 +320,7 @@ class Answerer:
             focus = best.span or best.text.partition(":")[2].strip()[:40]
             quote = trim_quote(best.text, focus, 220 if len(parts) == 1 else 130)
             if best.span and part.info.kind == "yesno":
-                sentences.append(f"{best.span} [{n}] — “{quote}”")
+                sentences.append(f"{best.span} — {quote.rstrip('.')} [{n}].")
             elif best.span:
                 if part.info.kind == "number":
                     best.span = normalise_numbers(best.span)  # "forty" -> "forty (40)"
@@ -321,16 +369,6 @@ def _unique(passages: list[Passage]) -> list[Passage]:
             seen.add(p.id)
             out.append(p)
     return out
-
-
-def _with_year(answer: str, doc_date: str) -> str:
-    """'February 2' read in an article of 2019-01-16 is February 2, 2019 (the nearest such day)."""
-    for start, end, expr in reversed(find_dates(answer)):
-        if doc_date and not re.search(r"\d{4}", expr):
-            text, date = parse_date(expr, doc_date)
-            if date is not None:
-                answer = answer[:start] + text + answer[end:]
-    return answer
 
 
 def _sanitized(passage: Passage) -> Passage:

@@ -23,14 +23,19 @@ class QAConfig(BaseSettings):
     local_model: LocalModel = Field(
         "qwen2.5-coder-1.5b-instruct", description="The bundled instruct model the local backend runs."
     )
-    k: int = Field(6, description="Passages given to the answer step.")
+    k: int = Field(
+        8, description="Passages given to the answer step (the reader packs their best sentences into a word budget)."
+    )
     candidates: int = Field(40, description="Candidates fetched from each retriever (dense, BM25) before fusion.")
     rrf_k: int = Field(60, description="Reciprocal-rank-fusion constant.")
     dense_weight: float = Field(1.0, description="Weight of the dense ranking in fusion.")
     bm25_weight: float = Field(1.0, description="Weight of the BM25 ranking in fusion.")
-    per_source: int = Field(3, description="At most this many of the top-k passages from one document (diversity).")
+    per_source: int = Field(
+        4, description="At most this many of the top-k passages from one document (diversity; half of k)."
+    )
     date_boost: float = Field(
-        0.5, description="Fusion-score bonus factor for documents from a year the question names."
+        0.1,
+        description="Fusion-score bonus factor for documents from a year the question names (a tie-breaker: 0.5 cost RGB retrieval).",
     )
     sentences: int = Field(
         16, description="Candidate sentences scored with the dense model per question part (latency vs. recall)."
@@ -40,8 +45,8 @@ class QAConfig(BaseSettings):
         description="Ground model answers: accept one only where a passage holds its facts (off only to measure it).",
     )
     abstain_threshold: float = Field(
-        0.5,
-        description="Minimum support (question words covered by the cited passage and its document) for a model answer.",
+        0.375,
+        description="Minimum support (question words covered by the cited passage and its document) for a model answer; chosen on the abstention curve.",
     )
     extractive_threshold: float = Field(
         0.5, description="Minimum support score of the extractive reader's sentence (fast mode and fallback)."

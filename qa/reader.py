@@ -5,7 +5,7 @@ short answer with the number of the passage it read it in."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,11 +13,12 @@ import numpy as np
 import prompts
 from vectorstore import Embedder
 
-from .llm import Generator, Message
+from .generators import Generator, Message
 from .text import sentences, tokens
 from .types import Passage
 
 NOT_FOUND = "NOT FOUND"
+LIST_ITEM = re.compile(r"^\s*\((?:[A-Za-z]{1,4}|\d{1,3})\)")
 _MARKERS = re.compile(r"\s*((?:\[\d{1,2}\][\s,.]*)+)")
 SENTENCE_CACHE = 20_000  # sentence vectors kept (about 30 MB)
 
@@ -48,10 +49,10 @@ class Reader:
     """Builds the compact context and asks the generator; sentence vectors are cached
     because follow-ups and related questions read the same passages again."""
 
-    def __init__(self, embedder: Embedder, budget_words: int = 340, sentences_per_passage: int = 1) -> None:
+    def __init__(self, embedder: Embedder, idf: Callable[[str], float], budget_words: int = 300) -> None:
         self.embedder = embedder
+        self.idf = idf
         self.budget_words = budget_words
-        self.per_passage = sentences_per_passage
         self._vectors: dict[str, np.ndarray] = {}
 
     def _embed(self, texts: list[str]) -> np.ndarray:
@@ -64,40 +65,48 @@ class Reader:
         return np.stack([self._vectors[t] for t in texts])
 
     def excerpts(self, question: str, passages: list[Passage], qvec: np.ndarray) -> list[str]:
-        """Per passage, its best sentences with their neighbours, in document order."""
-        spans = [sentences(p.text) for p in passages]
-        flat = [s[2] for sents in spans for s in sents]
+        """The best sentences of all passages within the word budget, each passage's in document
+        order. Sentences compete across passages, so one long treaty passage cannot crowd the
+        others out; the two best keep their neighbours, and a list item keeps its lead-in
+        ('... shall not exceed:' before '(A) 13,300 battle tanks;')."""
+        spans = [[s[2] for s in sentences(p.text)] for p in passages]
+        flat = [(pi, si) for pi, sents in enumerate(spans) for si in range(len(sents))]
         if not flat:
             return ["" for _ in passages]
-        dense = self._embed(flat) @ qvec
-        q_terms = set(tokens(question))
-        out, pos, used = [], 0, 0
-        for sents in spans:
-            texts = [s[2] for s in sents]
-            scores = [
-                float(dense[pos + i]) + 0.5 * len(q_terms & set(tokens(t))) / max(1, len(q_terms))
-                for i, t in enumerate(texts)
-            ]
-            pos += len(texts)
-            words = sum(len(t.split()) for t in texts)
-            if words <= 70:  # short passages (news snippets) go in whole
-                keep = set(range(len(texts)))
-            else:
-                best = sorted(range(len(texts)), key=scores.__getitem__, reverse=True)[: self.per_passage]
-                keep = {j for i in best for j in (i - 1, i, i + 1) if 0 <= j < len(texts)}
+        dense = self._embed([spans[pi][si] for pi, si in flat]) @ qvec
+        weight = {t: self.idf(t) for t in set(tokens(question))}  # rare question words say most
+        total = sum(weight.values()) or 1.0
+
+        def lexical(text: str) -> float:
+            return sum(w for t, w in weight.items() if t in set(tokens(text))) / total
+
+        score = {
+            (pi, si): float(d) + 0.5 * lexical(spans[pi][si]) + 0.1 / (1 + pi)
+            for (pi, si), d in zip(flat, dense, strict=True)
+        }
+        chosen: set[tuple[int, int]] = set()
+        used = 0
+        for rank, (pi, si) in enumerate(sorted(score, key=score.__getitem__, reverse=True)):
+            picks = [si - 1, si, si + 1] if rank < 2 else [si]
+            if LIST_ITEM.match(spans[pi][si]):
+                lead = next((j for j in range(si - 1, -1, -1) if spans[pi][j].rstrip().endswith(":")), None)
+                picks += [lead] if lead is not None else []
+            new = [(pi, j) for j in picks if 0 <= j < len(spans[pi]) and (pi, j) not in chosen]
+            cost = sum(len(spans[pi][j].split()) for _, j in new)
+            if used + cost > self.budget_words:
+                if used >= self.budget_words * 0.8:
+                    break
+                continue  # too long for what is left; a shorter one may fit
+            chosen.update(new)
+            used += cost
+        out = []
+        for pi, sents in enumerate(spans):
             parts: list[str] = []
             last = -2
-            for i in sorted(keep):
-                parts.append(("… " if i != last + 1 and parts else "") + texts[i])
-                last = i
-            text = " ".join(parts)
-            room = self.budget_words - used
-            if room <= 20:
-                out.append("")
-                continue
-            text = " ".join(text.split()[:room])
-            used += len(text.split())
-            out.append(text)
+            for si in sorted(j for p, j in chosen if p == pi):
+                parts.append(("… " if si != last + 1 and parts else "") + sents[si])
+                last = si
+            out.append(" ".join(parts))
         return out
 
     def messages(self, question: str, passages: list[Passage], excerpts: list[str]) -> list[Message]:
@@ -106,7 +115,7 @@ class Reader:
             if not text:
                 continue
             head = p.title + (f" ({p.date})" if p.date else "")
-            section = p.section.split(" › ")[-1] if " › " in p.section else ""
+            section = " › ".join(p.section.split(" › ")[1:])  # the Article and paragraph, not the title again
             blocks.append(f"[{i + 1}] {head}" + (f" — {section}" if section else "") + f"\n{text}")
         user = "Passages:\n" + "\n\n".join(blocks) + f"\n\nQuestion: {question}"
         # The system prompt is the same for every question, so llama.cpp keeps its KV cache.

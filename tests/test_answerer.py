@@ -82,7 +82,9 @@ def test_unanswerable_is_refused_with_closest_passages(answerer: Answerer) -> No
 def test_model_answer_is_grounded_and_cited_with_the_exact_sentence(answerer: Answerer) -> None:
     gen = with_model(answerer, "from April 6 [7]")  # cites a passage that does not exist
     a = answerer.ask("When will the Example Accord enter into force?", backend="local")
-    assert not a.fallback and not a.abstained and a.answer.startswith("from April 6 [1] — “")
+    assert (
+        not a.fallback and not a.abstained and a.answer.startswith("from April 6, 2019 [1] — “")
+    )  # year from the article
     c = a.citations[0]
     assert c.source == "2019-03-01-accord.txt" and "April 6" in c.quote and c.source_path.endswith(c.source)
     doc = answerer.store.document(answerer.retriever.index.metas[answerer.retriever.index.row[a.passages[0].id]].doc_id)
@@ -110,10 +112,18 @@ def test_no_citation_points_at_a_passage_without_the_answer(answerer: Answerer) 
     assert a.citations[0].source == "widget-treaty.md" and "4,000" in a.citations[0].quote
 
 
-def test_model_yes_no_is_cited_with_the_sentence_it_rests_on(answerer: Answerer) -> None:
-    with_model(answerer, "No [1]")
+def test_yes_no_carries_its_reason_and_polarity_comes_from_the_sentence(answerer: Answerer) -> None:
+    with_model(answerer, "Yes [1]")  # small models miss 'unlimited'
     a = answerer.ask("Is the Treaty on Widgets limited in duration?", backend="local")
-    assert a.answer.startswith("No [1]") and "unlimited duration" in a.citations[0].quote
+    assert a.answer == "No — This Treaty shall be of unlimited duration [1]."
+    assert "unlimited duration" in a.citations[0].quote and a.citations[0].source == "widget-treaty.md"
+
+
+def test_a_paraphrased_answer_is_copied_from_the_sentence_it_paraphrases(answerer: Answerer) -> None:
+    gen = with_model(answerer, "Ms Berg [1]", "Foreign Minister Anna Berg")
+    a = answerer.ask("Who signed the Example Accord?", backend="local")
+    assert len(gen.chats) == 2 and "Sentence: The Example Accord was signed in Oslo" in gen.chats[1][0]["content"]
+    assert not a.fallback and a.answer.startswith("Foreign Minister Anna Berg [1] — “The Example Accord was signed")
 
 
 def test_model_not_found_abstains(answerer: Answerer) -> None:

@@ -99,9 +99,9 @@ def test_eval_runs_the_dev_set_and_resumes(corpus_store, tmp_path: Path, monkeyp
     settings, _, _ = corpus_store
     monkeypatch.setenv("RAGQA_DATA_DIR", str(settings.store.data_dir))
     out = tmp_path / "run"
-    assert main(["eval", str(DEV_SET), "--out", str(out), "--limit", "5"]) == 0
+    assert main(["eval", str(DEV_SET), "--out", str(out), "--limit", "5", "--llm", "extractive"]) == 0
     assert len((out / "predictions.jsonl").read_text().splitlines()) == 5
-    assert main(["eval", str(DEV_SET), "--out", str(out)]) == 0  # resumes: the first 5 are kept
+    assert main(["eval", str(DEV_SET), "--out", str(out), "--llm", "extractive"]) == 0  # resumes: the first 5 are kept
     lines = [json.loads(x) for x in (out / "predictions.jsonl").read_text().splitlines()]
     assert len(lines) == 32 and len({r["id"] for r in lines}) == 32
     for name in ("report.json", "report.md", "accuracy_by_type.png", "latency.png"):
@@ -120,5 +120,21 @@ def test_eval_runs_the_dev_set_and_resumes(corpus_store, tmp_path: Path, monkeyp
     assert -1.0 <= report["metrics"]["crag_score"] <= 1.0
     assert report["fingerprints"]["embedding_model"].startswith("all-MiniLM-L6-v2")
     assert set(report["by_type"]) >= {"date", "factoid", "number", "yes-no", "multi-doc", "unanswerable"}
-    assert main(["eval", str(DEV_SET), "--out", str(tmp_path / "again"), "--compare", str(out), "--limit", "3"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                str(DEV_SET),
+                "--out",
+                str(tmp_path / "again"),
+                "--compare",
+                str(out),
+                "--limit",
+                "3",
+                "--llm",
+                "extractive",
+            ]
+        )
+        == 0
+    )
     assert "previous" in (tmp_path / "again" / "report.md").read_text()

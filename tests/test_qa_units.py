@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from qa.dates import find_dates, parse_date, resolve_relative, words_to_number
-from qa.ground import fact_tokens, ground
+from qa.grounding import fact_tokens, ground
 from qa.question import analyze, split_parts
 from qa.rewrite import keeps_subject, rule_rewrite
 from qa.types import Passage
@@ -354,3 +354,27 @@ def test_when_a_treaty_times_an_event_from_another_that_is_the_answer() -> None:
     text = "Ten years after the entry into force of this Accord, a conference shall be held at Lisbon to review it."
     best = _reader_candidates("When is the review conference of the Road Accord to be held?", text)[0]
     assert best.span == "Ten years after the entry into force of this Accord"
+
+
+@pytest.mark.parametrize(
+    ("answer", "quote", "doc_date", "expected"),
+    [
+        ("2017", "It came out on December 1, 2017 in Japan.", "", "December 1, 2017"),
+        ("2015", "OpenAI was founded in December 2015 by a group.", "", "December 2015"),
+        ("from February 2", "They exit the treaty from February 2.", "2019-01-16", "from February 2, 2019"),
+        ("2020", "In early 2020, the remaster was released.", "", "2020"),
+        ("May 2021", "They met on June 16, 2021.", "", "May 2021"),  # another month: not this date
+    ],
+)
+def test_a_date_answer_is_as_precise_as_its_evidence(answer: str, quote: str, doc_date: str, expected: str) -> None:
+    from qa.grounding import complete_date
+
+    assert complete_date(answer, quote, doc_date) == expected
+
+
+def test_a_one_word_name_is_completed_from_its_passage() -> None:
+    from qa.grounding import complete_name
+
+    assert complete_name("Nadal", "Rafael Nadal won in Paris. Nadal is the fifth player to do so.") == "Rafael Nadal"
+    assert complete_name("Raducanu", "Raducanu won the final.") == "Raducanu"
+    assert complete_name("Friday", "On Friday the talks ended.") == "Friday"

@@ -186,23 +186,15 @@ def test_upload_names_are_sanitized_and_traversal_refused() -> None:
             safe_upload_name(bad)
 
 
-def test_binding_beyond_loopback_without_auth_warns(capsys: pytest.CaptureFixture[str]) -> None:
-    import argparse
-
+def test_binding_beyond_loopback_without_auth_warns() -> None:
     import app
-    from vectorstore import StoreError
+    from vectorstore import RagqaError
 
-    def no_store(*_a: object, **_k: object) -> None:
-        raise StoreError("stop here")
-
-    args = argparse.Namespace(auth=None, host="0.0.0.0", port=0, docs=[])
-    with pytest.raises(StoreError):
-        app.serve(args, None, no_store)  # type: ignore[arg-type]
-    assert "without --auth" in capsys.readouterr().err
-    args = argparse.Namespace(auth="u:p", host="0.0.0.0", port=0, docs=[])
-    with pytest.raises(StoreError):
-        app.serve(args, None, no_store)  # type: ignore[arg-type]
-    assert "without --auth" not in capsys.readouterr().err
+    assert "without --auth" in app.bind_warning("0.0.0.0", None)
+    assert app.bind_warning("0.0.0.0", app.parse_auth("u:p")) == ""
+    assert app.bind_warning("127.0.0.1", None) == ""
+    with pytest.raises(RagqaError):
+        app.parse_auth("no-colon")
 
 
 def test_api_key_is_never_shown(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -222,7 +214,7 @@ words = st.text(alphabet="abcdefgh XYZ 0123456789,.", min_size=1, max_size=40)
 def test_grounding_never_cites_a_passage_without_the_answers_facts(
     answer: str, texts: list[str], preferred: list[int]
 ) -> None:
-    from qa.ground import fact_tokens, ground
+    from qa.grounding import fact_tokens, ground
     from qa.text import tokens
     from qa.types import Passage
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -39,6 +39,12 @@ class StoreConfig(BaseSettings):
     )
     embeddings_base_url: str | None = Field(
         None, description="Base URL of an OpenAI-compatible embeddings server (RAGQA_EMBEDDINGS=openai)."
+    )
+    embeddings_api_key: SecretStr | None = Field(
+        None,
+        # One key usually serves both the chat and the embeddings server.
+        validation_alias=AliasChoices("RAGQA_EMBEDDINGS_API_KEY", "RAGQA_OPENAI_API_KEY"),
+        description="API key of the embeddings server (falls back to RAGQA_OPENAI_API_KEY; never logged).",
     )
 
     @property

@@ -157,7 +157,7 @@ def make_embedder(config: StoreConfig) -> Embedder:
         return OpenAIEmbedder(
             config.embeddings_base_url,
             config.embedding_model,
-            os.environ.get("RAGQA_OPENAI_API_KEY"),
+            config.embeddings_api_key.get_secret_value() if config.embeddings_api_key else None,
             config.embedding_batch_size,
         )
     return MiniLMEmbedder(config.models_dir, config.embedding_precision, config.embedding_batch_size)

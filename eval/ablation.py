@@ -1,0 +1,158 @@
+"""Ablations: switch one rule or stage off, run the same question sets, count answers.
+
+Each ablation is a patch applied for one run in this process (the model loads once); the
+table says what each rule earns (correct answers with it minus without it) on every set.
+
+    python -m eval.ablation --set dev ../shared/eval/dev.jsonl /tmp/d-dev \\
+        --set rgb ../shared/bench/rgb/dev.jsonl /tmp/d-rgb --out runs/ablation
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+from .dataset import load_questions
+from .metrics import judge_row, summarize
+from .runner import _answer_row
+
+NEVER = re.compile(r"(?!)")
+
+
+@contextmanager
+def _config(**update: Any) -> Iterator[dict[str, Any]]:
+    yield update
+
+
+def _no_fallback() -> AbstractContextManager[Any]:
+    from qa.answerer import Answerer
+
+    ground = Answerer._ground
+
+    def without(self: Any, part: Any, reading: Any, gen: Any = None) -> Any:
+        read = ground(self, part, reading, gen)
+        if read.fallback:
+            read.abstain, read.where = True, None
+        return read
+
+    return mock.patch.object(Answerer, "_ground", without)
+
+
+def _text_rules_off() -> AbstractContextManager[Any]:
+    import qa.text as text
+
+    stack = ExitStack()
+    stack.enter_context(mock.patch.object(text, "_FAMILIES", ()))
+    stack.enter_context(mock.patch.dict(text.IRREGULAR, clear=True))
+    text._related.cache_clear()
+    text._word_tokens.cache_clear()
+    stack.callback(text._related.cache_clear)
+    stack.callback(text._word_tokens.cache_clear)
+    return stack
+
+
+ABLATIONS: dict[str, Callable[[], AbstractContextManager[Any]]] = {
+    "full pipeline": lambda: _config(),
+    "grounding off (the model's answer and its own citation)": lambda: _config(verify=False),
+    "extractive fallback off (abstain instead)": _no_fallback,
+    "yes/no polarity from the model, not the negation rule": lambda: mock.patch(
+        "qa.answerer.Answerer._polarity", lambda self, q, s, said: said
+    ),
+    "acronyms: no case restore, no title expansion": lambda: mock.patch.multiple(
+        "qa.retrieval.LexicalIndex", restore_case=lambda self, q: q, expand=lambda self, q: q
+    ),
+    "two-part questions not split": lambda: mock.patch("qa.answerer.split_parts", lambda q: [q]),
+    "no carry-over of part 1's entity into part 2": lambda: mock.patch(
+        "qa.answerer.Answerer._carry_over", lambda self, parts, filters, k: parts
+    ),
+    "list items without their lead-in": lambda: mock.patch("qa.reader.LIST_ITEM", NEVER),
+    "date answers not completed from their sentence and article date": lambda: mock.patch(
+        "qa.answerer.complete_date", lambda answer, quote, date: answer
+    ),
+    "one-word names not completed from their passage": lambda: mock.patch(
+        "qa.answerer.complete_name", lambda answer, passage: answer
+    ),
+    "no year boost in retrieval": lambda: _config(date_boost=0.0),
+    "no verb families / irregular verbs in matching": _text_rules_off,
+    # Word lists of the extractive reader (the fast mode and the fallback): run with --llm extractive.
+    "table of official state names": lambda: mock.patch.dict("qa.extractive.STATE_NAMES", clear=True),
+    "table of spelled-out abbreviations": lambda: mock.patch.dict("qa.extractive.SPELLED_OUT", clear=True),
+    "list of not-a-person words": lambda: mock.patch("qa.extractive.NOT_PERSON", set()),
+    "list of generic capitalised words": lambda: mock.patch("qa.extractive.GENERIC_CAPS", set()),
+    "speech-verb date discount": lambda: mock.patch("qa.extractive.SPEECH", NEVER),
+    "relative treaty timing ('five years after entry into force')": lambda: mock.patch(
+        "qa.extractive.RELATIVE_EVENT", NEVER
+    ),
+    "person-noun list ('which minister')": lambda: mock.patch("qa.question.PERSON_QUESTION", NEVER),
+    "place-noun list ('which city')": lambda: mock.patch("qa.question.PLACE_NOUNS", set()),
+}
+
+
+def run(
+    name: str, sets: list[tuple[str, Path, Path]], settings: Any, build_store: Callable[..., Any]
+) -> dict[str, Any]:
+    from qa import Answerer
+
+    out: dict[str, Any] = {}
+    with ABLATIONS[name]() as patch:
+        cfg = settings.qa.model_copy(update=patch if isinstance(patch, dict) else {})
+        for label, question_set, data_dir in sets:
+            store = build_store(settings.override(data_dir=data_dir), create=False)
+            answerer = Answerer(store, cfg)
+            questions, _ = load_questions(question_set)
+            verdicts = []
+            for q in questions:
+                row = _answer_row(answerer.ask(q.question))
+                verdicts.append(judge_row(row, q.model_dump()))
+            m = summarize(verdicts)
+            out[label] = {"correct": m["correct"], "answerable": m["answerable"], "refused": m["refused_unanswerable"]}
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    from cli import build_store
+    from settings import Settings
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--set", nargs=3, action="append", metavar=("NAME", "QUESTIONS", "DATA_DIR"), required=True)
+    p.add_argument("--only", nargs="*", help="ablation names (default: all)")
+    p.add_argument("--llm", help="answer backend (default: RAGQA_LLM)")
+    p.add_argument("--out", type=Path, default=Path("runs/ablation"))
+    args = p.parse_args(argv)
+    sets = [(n, Path(q), Path(d)) for n, q, d in args.set]
+    args.out.mkdir(parents=True, exist_ok=True)
+    results_path = args.out / "ablation.json"
+    results = json.loads(results_path.read_text()) if results_path.exists() else {}
+    for name in args.only or ABLATIONS:
+        if name not in results:  # resumable: each finished ablation is kept
+            settings = Settings()
+            if args.llm:
+                settings = settings.override(llm=args.llm)
+            results[name] = run(name, sets, settings, build_store)
+            results_path.write_text(json.dumps(results, indent=2))
+    full = results.get("full pipeline", {})
+    print("| ablation | " + " | ".join(f"{n} correct" for n, _, _ in sets) + " | earned by the rule |")
+    print("| --- | " + " | ".join("---" for _ in sets) + " | --- |")
+    for name, res in results.items():
+        cells = [
+            f"{res[n]['correct']}/{res[n]['answerable']}"
+            + (f", {res[n]['refused']} refused" if res[n]["refused"] else "")
+            for n, _, _ in sets
+        ]
+        earned = (
+            ", ".join(f"{n} {full[n]['correct'] - res[n]['correct']:+d}" for n, _, _ in sets)
+            if full and name != "full pipeline"
+            else "–"
+        )
+        print(f"| {name} | " + " | ".join(cells) + f" | {earned} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,160 @@
+"""Grounding: a generated answer is accepted only where a passage holds its facts.
+
+Facts are the answer's content words that the question does not already contain: names,
+numbers and dates included, compared after normalisation ("Feb. 2" = "February 2", "sixty
+days" = "60 days", "1,500" = "1500", "U.S." = "US"). The sentence (or pair of adjacent
+sentences) that holds them all becomes the citation's quote, with its offsets."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .dates import MONTH_ABBR, MONTHS, SPELLED_NUMBER, find_dates, parse_date, words_to_number
+from .text import STOP, sentences, tokens
+from .types import Passage
+
+_ABBR_MONTH = re.compile(r"\b(" + "|".join(sorted(MONTH_ABBR, key=len, reverse=True)) + r")\.?(?=\s|$|,)", re.I)
+_ORDINAL_SUFFIX = re.compile(r"\b(\d+)(?:st|nd|rd|th)\b", re.I)
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
+
+
+def normalise(text: str) -> str:
+    """Plain forms of numbers and months, so that facts compare as words."""
+    text = text.replace("’", "'").replace("–", "-")
+    text = SPELLED_NUMBER.sub(lambda m: str(words_to_number(m.group(0)) or m.group(0)), text)
+    text = _ABBR_MONTH.sub(
+        lambda m: MONTHS[
+            MONTH_ABBR[m.group(1).lower()[:4] if m.group(1).lower() == "sept" else m.group(1).lower()[:3]] - 1
+        ],
+        text,
+    )
+    text = _ORDINAL_SUFFIX.sub(r"\1", text)
+    return _THOUSANDS.sub("", text)
+
+
+def fact_tokens(answer: str, question: str = "") -> list[str]:
+    """The answer's normalised content tokens that the question does not supply."""
+    asked = set(tokens(normalise(question)))
+    return list(dict.fromkeys(t for t in tokens(normalise(answer)) if t not in asked))
+
+
+@dataclass
+class Grounding:
+    """Where an answer's facts stand: passage index, the quote and its document offsets."""
+
+    passage: int
+    start: int
+    end: int
+    quote: str
+    coverage: float
+
+
+def _date_tokens(p: Passage) -> set[str]:
+    """A news passage's own date supplies the year of 'from February 2'."""
+    if not p.date:
+        return set()
+    year, month = p.date[:4], int(p.date[5:7] or 0) if len(p.date) >= 7 else 0
+    return set(tokens(f"{year} {MONTHS[month - 1] if month else ''}"))
+
+
+def ground(answer: str, question: str, passages: list[Passage], preferred: Sequence[int] = ()) -> Grounding | None:
+    """The best place of `answer` in `passages`, or None when no single sentence (or adjacent
+    pair) holds all its facts. Among the places that hold them, the one whose sentence shares
+    most of the question's words is cited (the model's own choice breaks ties), so a passage
+    that merely repeats the answer does not take the citation from the one that supports it."""
+    need = fact_tokens(answer, question)
+    if not need:
+        return None
+    asked = set(tokens(normalise(question)))
+    named = {i for i in preferred if 0 <= i < len(passages)}
+    parsed = []
+    for p in passages:
+        # A heading or a bare paragraph label ('4.') is no quote, whatever number it holds.
+        sents = [x for x in sentences(p.text, p.start) if not x[2].startswith("#") and len(x[2].split()) >= 3]
+        parsed.append(
+            (sents, [set(tokens(normalise(s[2]))) for s in sents], _date_tokens(p) | set(tokens(normalise(p.title))))
+        )
+    for width in (1, 2):  # one sentence is the better quote; a pair only when the facts straddle two
+        found: list[tuple[float, Grounding]] = []
+        for i, (sents, toks, extra) in enumerate(parsed):
+            for j in range(len(sents) - width + 1):
+                have = set().union(*toks[j : j + width])
+                # The sentence must hold a fact itself; the title and date only complete it.
+                if not any(t in have for t in need) or not all(t in have or t in extra for t in need):
+                    continue
+                s, e = sents[j][0], sents[j + width - 1][1]
+                p = passages[i]
+                rank = len(asked & (have | extra)) + 0.5 * (i in named) - 0.01 * i
+                found.append((rank, Grounding(i, s, e, p.text[s - p.start : e - p.start], 1.0)))
+        if found:
+            return max(found, key=lambda f: f[0])[1]
+    return None
+
+
+def closest(answer: str, question: str, passages: list[Passage], preferred: Sequence[int] = ()) -> Grounding | None:
+    """The single sentence holding most of the answer's facts (some, not all): where a
+    paraphrased answer ('the UK' for 'the United Kingdom ...') was most likely read."""
+    need = set(fact_tokens(answer, question))
+    best: tuple[float, Grounding] | None = None
+    for i, p in enumerate(passages):
+        for s, e, text in sentences(p.text, p.start):
+            have = len(need & set(tokens(normalise(text))))
+            rank = have + 0.5 * (i in preferred)
+            if have and (best is None or rank > best[0]):
+                best = (rank, Grounding(i, s, e, text, have / len(need)))
+    return best[1] if best else None
+
+
+def complete_date(answer: str, quote: str, doc_date: str = "") -> str:
+    """A date answer as precise as its own evidence: '2017' read in 'December 1, 2017' is
+    December 1, 2017, '2015' in 'in December 2015' is December 2015; 'February 2' in an
+    article of 2019-01-16 is February 2, 2019."""
+    found = find_dates(answer)
+    if len(found) != 1:
+        return answer
+    start, end, expr = found[0]
+    text, date = parse_date(expr, doc_date)
+    if date is not None:  # a full date: only a missing year is added
+        return answer if re.search(r"\d{4}", expr) else answer[:start] + text + answer[end:]
+    year, month = re.search(r"\b\d{4}\b", expr), _month_of(expr)
+    if year is None:
+        return answer
+    better: list[tuple[int, str]] = []  # (precision, text)
+    for _, _, other in find_dates(quote):
+        text2, date2 = parse_date(other, doc_date)
+        if year.group(0) not in other or (month and _month_of(other) != month):
+            continue
+        if date2 is not None:
+            better.append((2, text2))
+        elif _month_of(other) and not month:
+            better.append((1, " ".join(other.split())))
+    return answer[:start] + max(better)[1] + answer[end:] if better else answer
+
+
+def complete_name(answer: str, passage: str) -> str:
+    """A one-word name answered as the whole name its passage writes ('Nadal' -> 'Rafael Nadal'):
+    the capitalised words that stand right before it, where they do, most often."""
+    if not re.fullmatch(r"[A-Z][\w'’-]+", answer) or answer.lower() in MONTHS:
+        return answer
+    found = re.findall(rf"\b((?:[A-Z][\w'’-]+\s+){{1,2}}){re.escape(answer)}\b", passage)
+    found = [f for f in found if not any(w.lower() in STOP for w in f.split())]  # not "On February"
+    if not found:
+        return answer
+    best = max(set(found), key=lambda f: (found.count(f), len(f)))
+    return f"{' '.join(best.split())} {answer}"
+
+
+def _month_of(expr: str) -> int:
+    word = re.search(r"[A-Za-z]{3,}", expr)
+    return MONTH_ABBR.get(word.group(0).lower()[:3], 0) if word else 0
+
+
+def best_sentence(question: str, passage: Passage, index: int) -> Grounding:
+    """The passage sentence that shares most of the question's words (the quote of a yes/no)."""
+    q = set(tokens(normalise(question)))
+    sents = sentences(passage.text, passage.start) or [(passage.start, passage.end, passage.text)]
+    s, e, text = max(sents, key=lambda x: len(q & set(tokens(normalise(x[2])))))
+    cov = len(q & set(tokens(normalise(text)))) / max(1, len(q))
+    return Grounding(index, s, e, text, cov)
