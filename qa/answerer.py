@@ -24,14 +24,15 @@ from vectorstore import ChunkStore, RagqaError
 from .abstention import support
 from .config import QAConfig
 from .dates import normalise_numbers
-from .extractive import Candidate, ExtractiveReader, best_span, common_names, trim_quote, yes_or_no
+from .extractive import Candidate, ExtractiveReader, best_span, common_names, trim_quote
 from .generators import Generator, complete, make_generator
-from .grounding import Grounding, best_sentence, closest, complete_date, complete_name, ground
+from .grounding import Grounding, best_sentence, closest, complete_date, ground
 from .question import QuestionInfo, analyze, define_term, definition_pattern, split_parts
 from .reader import Reader, Reading, parse
 from .retrieval import HybridRetriever, Retriever
 from .rewrite import main_entity, rewrite
 from .types import Answer, Citation, Filters, Passage
+from .vectors import SentenceVectors
 
 log = logging.getLogger(__name__)
 ABSTAIN = "The documents don't say."
@@ -94,8 +95,9 @@ class Answerer:
         self.store = store
         self.config = config
         self.retriever: Retriever = retriever or HybridRetriever(store, config)
-        self.extractive = ExtractiveReader(store.embedder, self.retriever.index, config.sentences)
-        self.reader = Reader(store.embedder, lambda term: self.retriever.index.idf(term))
+        vectors = SentenceVectors(store.embedder)  # one cache for both readers
+        self.extractive = ExtractiveReader(vectors, self.retriever.index, config.sentences)
+        self.reader = Reader(vectors, lambda term: self.retriever.index.idf(term))
         self.models_dir = models_dir or store.config.models_dir
         self._generators: dict[str, Generator | None] = dict(generators or {})
 
@@ -225,7 +227,7 @@ class Answerer:
             if (m := YESNO.match(reading.answer)) and part.info.kind == "yesno":
                 i = reading.cited[0] if reading.cited and reading.cited[0] < len(part.passages) else 0
                 where = best_sentence(part.question, _sanitized(part.passages[i]), i)
-                answer = self._polarity(part.question, where.quote, m.group(1).capitalize())
+                answer = m.group(1).capitalize()
                 score = support(part.question, part.passages[i], self.retriever.index)
                 return _Read(part, answer, where, score < self.config.abstain_threshold, score, yesno=True)
             else:
@@ -235,8 +237,7 @@ class Answerer:
                 if where is None and gen is not None:  # a paraphrase: let the model copy its words
                     answer, where = self._copy(gen, part.question, answer, clean, reading.cited)
             if where is not None:
-                cited = part.passages[where.passage]
-                answer = complete_name(complete_date(answer, where.quote, cited.date), cited.text)
+                answer = complete_date(answer, where.quote, part.passages[where.passage].date)
                 score = support(part.question, part.passages[where.passage], self.retriever.index)
                 return _Read(part, answer, where, abstain=score < self.config.abstain_threshold, score=score)
         if part.abstain or part.best is None:
@@ -244,11 +245,6 @@ class Answerer:
         best = part.best
         where = Grounding(best.passage, best.start, best.end, best.text, 1.0)
         return _Read(part, best.span or "", where, False, best.support, fallback=True, quote_only=not best.span)
-
-    def _polarity(self, question: str, sentence: str, said: str) -> str:
-        """Yes or no, from the cited sentence's polarity: the 1.5B model answers 'Yes' to 'limited?'
-        over 'of unlimited duration' even when shown that sentence alone (README, ablation)."""
-        return yes_or_no(question, sentence)
 
     def _compose_read(self, read: list[_Read]) -> tuple[str, list[tuple[Passage, Candidate]]]:
         sentences: list[str] = []

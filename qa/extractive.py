@@ -11,13 +11,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vectorstore import Embedder
-
 from .dates import SPELLED_NUMBER, find_dates, parse_date, resolve_relative
 from .question import CALENDAR, QuestionInfo, asks_several, define_term, definition_pattern
 from .retrieval import LexicalIndex
 from .text import STOP, related, sentences, stem, tokens
 from .types import Passage
+from .vectors import SentenceVectors
 
 NEGATION = re.compile(
     r"\b(not|no|none|never|without|neither|nor|prohibited|cannot|shall not|may not|den(?:y|ies|ied)|refus(?:e|es|ed)|declin(?:e|es|ed))\b",
@@ -49,7 +48,6 @@ TREATY = re.compile(
 INJECTION = re.compile(
     r"\b(ignore (all |any )?(previous|prior|above) instructions|disregard .{0,20}instructions|you are now)\b", re.I
 )
-SENTENCE_CACHE = 20_000  # sentence vectors kept (about 30 MB)
 LIST_ITEM = re.compile(r"^\s*\((?:[A-Za-z]{1,4}|\d{1,3})\)")
 GENERIC_CAPS = {
     "The",
@@ -74,14 +72,6 @@ GENERIC_CAPS = {
     "Nuclear",
     "Annex",
     "Protocol",
-}
-SPELLED_OUT = {
-    "us": {"unit", "state"},
-    "usa": {"unit", "state"},
-    "uk": {"unit", "kingdom"},
-    "un": {"unit", "nation"},
-    "ussr": {"soviet"},
-    "usc": {"titl", "code"},
 }
 # Capitalised words that make a name an organisation, document or publication, not a person.
 NOT_PERSON = set(
@@ -157,21 +147,11 @@ class ExtractiveReader:
     """Scores candidate sentences. The weights were set on the dev set's answerable
     questions (see README) and are deliberately few."""
 
-    def __init__(self, embedder: Embedder, index: LexicalIndex, max_sentences: int = 12) -> None:
-        self.embedder = embedder
+    def __init__(self, vectors: SentenceVectors, index: LexicalIndex, max_sentences: int = 12) -> None:
+        self.vectors = vectors
+        self.embedder = vectors.embedder
         self.index = index
         self.max_sentences = max_sentences
-        self._vectors: dict[str, np.ndarray] = {}
-
-    def _embed_cached(self, texts: list[str]) -> np.ndarray:
-        """Sentence vectors, remembered: follow-ups and related questions reuse the same passages."""
-        missing = [t for t in dict.fromkeys(texts) if t not in self._vectors]
-        if missing:
-            for text, vec in zip(missing, self.embedder.embed(missing), strict=True):
-                if len(self._vectors) >= SENTENCE_CACHE:
-                    self._vectors.pop(next(iter(self._vectors)))  # oldest first
-                self._vectors[text] = vec
-        return np.stack([self._vectors[t] for t in texts])
 
     def _acronym_tokens(self, p: Passage, doc_id: str) -> set[str]:
         """Stemmed acronyms of the question that abbreviate this document's title ('cfe')."""
@@ -180,8 +160,6 @@ class ExtractiveReader:
 
     def _doc_vocab(self, p: Passage, doc_id: str, acronyms: set[str]) -> set[str]:
         vocab = set(self.index.doc_tokens.get(doc_id, set())) | set(tokens(f"{p.title} {p.section} {p.text}"))
-        # Treaty and statute texts spell out what questions abbreviate.
-        vocab |= {short for short, words in SPELLED_OUT.items() if words <= vocab}
         return vocab | acronyms
 
     def candidates(
@@ -222,7 +200,7 @@ class ExtractiveReader:
         cands = [cands[i] for i in sorted(keep)]
         contexts = [contexts[i] for i in sorted(keep)]
         follow = [follow[i] for i in sorted(keep)]
-        svecs = self._embed_cached([own for own, _, _ in contexts])
+        svecs = self.vectors([own for own, _, _ in contexts])
         dense = svecs @ qvec
         doc_ids = {p.id: p.id.rsplit("-", 2)[0] for p in passages}
         vocab_cache: dict[str, set[str]] = {}
@@ -314,17 +292,9 @@ def best_span(info: QuestionInfo, sent: str, doc_date: str) -> tuple[str, float]
     return text, min(1.0, score)
 
 
-SPEECH = re.compile(r"^[\s,]*(?:[\w’'.-]+\s+){0,3}(?:said|says|announced|told|stated|warned|added)\b")
-ASKS_SPEECH = re.compile(r"\b(say|said|announce|announced|tell|told|state|stated|warn|warned)\b", re.I)
-
-
 def _spans(info: QuestionInfo, sent: str, doc_date: str) -> list[tuple[str, float, int, int]]:
     """Every typed answer in a sentence: (normalised text, base quality, start, end)."""
-    out = _typed_spans(info, sent, doc_date)
-    if info.kind in ("date", "year") and not ASKS_SPEECH.search(info.text):
-        # "Last month Washington said it would withdraw": the date of the saying, not of the event.
-        out = [(t, q * 0.6 if SPEECH.match(sent[e:]) else q, s, e) for t, q, s, e in out]
-    return out
+    return _typed_spans(info, sent, doc_date)
 
 
 def _typed_spans(info: QuestionInfo, sent: str, doc_date: str) -> list[tuple[str, float, int, int]]:
@@ -341,9 +311,6 @@ def _typed_spans(info: QuestionInfo, sent: str, doc_date: str) -> list[tuple[str
                 continue
             quality = next((qv for rx, qv in DATE_PRECISION if rx.search(text)), 0.6)
             out.append((text, quality, s, e))
-        if info.kind == "date":  # treaties time their events from one another: "Five years after the entry into force"
-            for m in RELATIVE_EVENT.finditer(sent):
-                out.append((m.group(0)[:1].upper() + m.group(0)[1:], 0.7, m.start(), m.end()))
         if doc_date:  # news: "last month", "on Wednesday", "today" mean dates relative to the article
             for m in re.finditer(r"\b(last|next|this)\s+(month|year|week)\b", sent, re.I):
                 out.append((resolve_relative(m.group(0), doc_date), 0.6, m.start(), m.end()))
@@ -450,11 +417,6 @@ def _name_lists(spans: list[tuple[str, float, int, int]], sent: str) -> list[tup
     return out
 
 
-RELATIVE_EVENT = re.compile(
-    r"\b(?:(?:[A-Za-z]+-)?[A-Za-z]+|\d+)\s+(?:years?|months?|days?)\s+(?:after|before|from)\s+(?:the\s+)?"
-    r"(?:entry\s+into\s+force|signature|signing|ratification|deposit)\b(?:\s+of\s+(?:this|the)\s+[A-Z]\w+)?",
-    re.I,
-)
 WEAK = re.compile(r"(?<!\ba )\b(little|few|hardly|rarely|seldom)\b", re.I)
 
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .dates import MONTH_ABBR, MONTHS, SPELLED_NUMBER, find_dates, parse_date, words_to_number
-from .text import STOP, sentences, tokens
+from .text import sentences, tokens
 from .types import Passage
 
 _ABBR_MONTH = re.compile(r"\b(" + "|".join(sorted(MONTH_ABBR, key=len, reverse=True)) + r")\.?(?=\s|$|,)", re.I)
@@ -131,19 +131,6 @@ def complete_date(answer: str, quote: str, doc_date: str = "") -> str:
         elif _month_of(other) and not month:
             better.append((1, " ".join(other.split())))
     return answer[:start] + max(better)[1] + answer[end:] if better else answer
-
-
-def complete_name(answer: str, passage: str) -> str:
-    """A one-word name answered as the whole name its passage writes ('Nadal' -> 'Rafael Nadal'):
-    the capitalised words that stand right before it, where they do, most often."""
-    if not re.fullmatch(r"[A-Z][\w'’-]+", answer) or answer.lower() in MONTHS:
-        return answer
-    found = re.findall(rf"\b((?:[A-Z][\w'’-]+\s+){{1,2}}){re.escape(answer)}\b", passage)
-    found = [f for f in found if not any(w.lower() in STOP for w in f.split())]  # not "On February"
-    if not found:
-        return answer
-    best = max(set(found), key=lambda f: (found.count(f), len(f)))
-    return f"{' '.join(best.split())} {answer}"
 
 
 def _month_of(expr: str) -> int:

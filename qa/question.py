@@ -55,7 +55,6 @@ CALENDAR = frozenset(MONTHS) | frozenset(WEEKDAYS)
 CALENDAR_STEMS = frozenset(stem(w) for w in CALENDAR)
 # Words that say where to look or how to answer, not what happened ("according to the 2020 article").
 META = frozenset(stem(w) for w in "article statement document text mention many much stand mean term defined".split())
-PLACE_NOUNS = {"city", "country", "place", "location", "base", "capital", "area", "atoll", "island"}
 
 
 @dataclass
@@ -97,8 +96,6 @@ def classify(q: str) -> str:
         return "treaty"
     if PERSON_QUESTION.search(low):
         return "person"
-    if re.search(r"\b(which|what)\s+(" + "|".join(PLACE_NOUNS) + r")\b", low):
-        return "place"
     if YESNO_START.match(low):
         return "yesno"
     if define_term(q):

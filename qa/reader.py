@@ -11,16 +11,14 @@ from dataclasses import dataclass
 import numpy as np
 
 import prompts
-from vectorstore import Embedder
 
 from .generators import Generator, Message
 from .text import sentences, tokens
 from .types import Passage
+from .vectors import SentenceVectors
 
 NOT_FOUND = "NOT FOUND"
-LIST_ITEM = re.compile(r"^\s*\((?:[A-Za-z]{1,4}|\d{1,3})\)")
 _MARKERS = re.compile(r"\s*((?:\[\d{1,2}\][\s,.]*)+)")
-SENTENCE_CACHE = 20_000  # sentence vectors kept (about 30 MB)
 
 
 @dataclass
@@ -46,34 +44,22 @@ def parse(raw: str) -> Reading:
 
 
 class Reader:
-    """Builds the compact context and asks the generator; sentence vectors are cached
-    because follow-ups and related questions read the same passages again."""
+    """Builds the compact context and asks the generator."""
 
-    def __init__(self, embedder: Embedder, idf: Callable[[str], float], budget_words: int = 300) -> None:
-        self.embedder = embedder
+    def __init__(self, vectors: SentenceVectors, idf: Callable[[str], float], budget_words: int = 300) -> None:
+        self.vectors = vectors
         self.idf = idf
         self.budget_words = budget_words
-        self._vectors: dict[str, np.ndarray] = {}
-
-    def _embed(self, texts: list[str]) -> np.ndarray:
-        missing = [t for t in dict.fromkeys(texts) if t not in self._vectors]
-        if missing:
-            for text, vec in zip(missing, self.embedder.embed(missing), strict=True):
-                if len(self._vectors) >= SENTENCE_CACHE:
-                    self._vectors.pop(next(iter(self._vectors)))
-                self._vectors[text] = vec
-        return np.stack([self._vectors[t] for t in texts])
 
     def excerpts(self, question: str, passages: list[Passage], qvec: np.ndarray) -> list[str]:
         """The best sentences of all passages within the word budget, each passage's in document
         order. Sentences compete across passages, so one long treaty passage cannot crowd the
-        others out; the two best keep their neighbours, and a list item keeps its lead-in
-        ('... shall not exceed:' before '(A) 13,300 battle tanks;')."""
+        others out; the two best keep their neighbours."""
         spans = [[s[2] for s in sentences(p.text)] for p in passages]
         flat = [(pi, si) for pi, sents in enumerate(spans) for si in range(len(sents))]
         if not flat:
             return ["" for _ in passages]
-        dense = self._embed([spans[pi][si] for pi, si in flat]) @ qvec
+        dense = self.vectors([spans[pi][si] for pi, si in flat]) @ qvec
         weight = {t: self.idf(t) for t in set(tokens(question))}  # rare question words say most
         total = sum(weight.values()) or 1.0
 
@@ -88,9 +74,6 @@ class Reader:
         used = 0
         for rank, (pi, si) in enumerate(sorted(score, key=score.__getitem__, reverse=True)):
             picks = [si - 1, si, si + 1] if rank < 2 else [si]
-            if LIST_ITEM.match(spans[pi][si]):
-                lead = next((j for j in range(si - 1, -1, -1) if spans[pi][j].rstrip().endswith(":")), None)
-                picks += [lead] if lead is not None else []
             new = [(pi, j) for j in picks if 0 <= j < len(spans[pi]) and (pi, j) not in chosen]
             cost = sum(len(spans[pi][j].split()) for _, j in new)
             if used + cost > self.budget_words:

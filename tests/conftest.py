@@ -63,13 +63,13 @@ def wait_until_up(url: str, proc: subprocess.Popen | None = None, timeout: float
     pytest.fail(f"{url} did not come up in {timeout:.0f}s")
 
 
-SERVER_MODEL = "qwen2.5-coder-0.5b-instruct"  # the smaller bundled model keeps the server tests quick
+SERVER_MODEL = "qwen2.5-coder-1.5b-instruct"  # the default reader, served as a deployment would
 
 
 @contextmanager
 def llama_server(models_dir: Path, *extra: str) -> Iterator[str]:
     """A real llama.cpp OpenAI-compatible server (`python -m llama_cpp.server`) for the bundled
-    Qwen 0.5B on a free loopback port."""
+    default Qwen model on a free loopback port."""
     from qa.models import MODELS, assemble
 
     gguf = assemble(MODELS[SERVER_MODEL], models_dir)

@@ -112,8 +112,8 @@ def test_no_citation_points_at_a_passage_without_the_answer(answerer: Answerer) 
     assert a.citations[0].source == "widget-treaty.md" and "4,000" in a.citations[0].quote
 
 
-def test_yes_no_carries_its_reason_and_polarity_comes_from_the_sentence(answerer: Answerer) -> None:
-    with_model(answerer, "Yes [1]")  # small models miss 'unlimited'
+def test_yes_no_carries_its_reason_from_the_cited_sentence(answerer: Answerer) -> None:
+    with_model(answerer, "No [1]")
     a = answerer.ask("Is the Treaty on Widgets limited in duration?", backend="local")
     assert a.answer == "No — This Treaty shall be of unlimited duration [1]."
     assert "unlimited duration" in a.citations[0].quote and a.citations[0].source == "widget-treaty.md"

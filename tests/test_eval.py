@@ -138,3 +138,24 @@ def test_eval_runs_the_dev_set_and_resumes(corpus_store, tmp_path: Path, monkeyp
         == 0
     )
     assert "previous" in (tmp_path / "again" / "report.md").read_text()
+
+
+def test_abstention_curve_refuses_low_support_and_picks_the_best_crag_threshold(tmp_path: Path) -> None:
+    from eval.curve import curve, point
+
+    def row(answerable: bool, correct: bool, support: float, fallback: bool = False) -> dict[str, object]:
+        verdict = {"answerable": answerable, "correct": correct, "abstained": False}
+        return {"verdict": verdict, "support": support, "fallback": fallback}
+
+    rows = [
+        row(True, True, 0.9),
+        row(True, True, 0.6),
+        row(True, False, 0.3),
+        row(False, False, 0.2),
+        row(True, True, 0.1, True),
+    ]
+    low, high = point(rows, 0.0), point(rows, 0.5)
+    assert (low["coverage"], low["refused_unanswerable"], low["crag"]) == (1.0, 0.0, 3 - 1 - 1)
+    # At 0.5 the wrong answer and the unanswerable one are refused; the extractive fallback keeps its own threshold.
+    assert (high["coverage"], high["refused_unanswerable"], high["crag"]) == (0.75, 1.0, 3)
+    assert max(curve(rows), key=lambda c: c["crag"])["crag"] == 3

@@ -165,6 +165,7 @@ def test_relation_words_leave_out_dates_and_source_words() -> None:
 def _reader_candidates(question: str, text: str, date: str = ""):  # type: ignore[no-untyped-def]
     from qa.extractive import ExtractiveReader
     from qa.retrieval import LexicalIndex
+    from qa.vectors import SentenceVectors
     from vectorstore import ChunkMeta, FakeEmbedder
 
     shared = dict(
@@ -180,7 +181,7 @@ def _reader_candidates(question: str, text: str, date: str = ""):  # type: ignor
     meta = ChunkMeta(doc_id="d1", chunk_index=0, content_hash="h", **shared)
     index = LexicalIndex(["d1-h-0"], [text], [meta])
     passage = Passage(id="d1-h-0", text=text, score=1.0, **shared)
-    return ExtractiveReader(FakeEmbedder(), index).candidates(analyze(question), [passage])
+    return ExtractiveReader(SentenceVectors(FakeEmbedder()), index).candidates(analyze(question), [passage])
 
 
 def test_definitions_are_lifted_from_the_defining_sentence() -> None:
@@ -199,22 +200,6 @@ def test_an_answer_opening_the_next_sentence_is_found() -> None:
     text = "IN WITNESS WHEREOF the undersigned have signed this Accord. DONE at the cities of Lisbon and Porto, the fifth day of May."
     best = _reader_candidates("Where was the Road Accord signed?", text)[0]
     assert best.span == "Lisbon and Porto" and "signed" in best.text
-
-
-def test_the_date_of_a_statement_is_not_the_date_of_the_event() -> None:
-    from qa.extractive import _spans
-
-    said = _spans(
-        analyze("When did the bridge close?"), "Last month the ministry said it would close the bridge.", "2019-05-10"
-    )
-    did = _spans(analyze("When did the bridge close?"), "Last month the ministry closed the bridge.", "2019-05-10")
-    asked = _spans(
-        analyze("When did the ministry say it would close the bridge?"),
-        "Last month the ministry said it would close the bridge.",
-        "2019-05-10",
-    )
-    assert said[0][0] == did[0][0] == "April 2019"
-    assert said[0][1] < did[0][1] == asked[0][1]
 
 
 def test_titles_of_documents_are_not_people() -> None:
@@ -350,12 +335,6 @@ def test_a_cited_section_number_is_a_name_but_other_numbers_are_not() -> None:
     assert "1990" not in analyze("How many states signed the treaty in 1990?").entities
 
 
-def test_when_a_treaty_times_an_event_from_another_that_is_the_answer() -> None:
-    text = "Ten years after the entry into force of this Accord, a conference shall be held at Lisbon to review it."
-    best = _reader_candidates("When is the review conference of the Road Accord to be held?", text)[0]
-    assert best.span == "Ten years after the entry into force of this Accord"
-
-
 @pytest.mark.parametrize(
     ("answer", "quote", "doc_date", "expected"),
     [
@@ -370,11 +349,3 @@ def test_a_date_answer_is_as_precise_as_its_evidence(answer: str, quote: str, do
     from qa.grounding import complete_date
 
     assert complete_date(answer, quote, doc_date) == expected
-
-
-def test_a_one_word_name_is_completed_from_its_passage() -> None:
-    from qa.grounding import complete_name
-
-    assert complete_name("Nadal", "Rafael Nadal won in Paris. Nadal is the fifth player to do so.") == "Rafael Nadal"
-    assert complete_name("Raducanu", "Raducanu won the final.") == "Raducanu"
-    assert complete_name("Friday", "On Friday the talks ended.") == "Friday"
