@@ -51,7 +51,7 @@ def point(rows: list[dict[str, Any]], t: float) -> dict[str, float]:
     }
 
 
-def curve(rows: list[dict[str, Any]], steps: int = 41) -> list[dict[str, float]]:
+def curve(rows: list[dict[str, Any]], steps: int = 201) -> list[dict[str, float]]:
     return [point(rows, i / (steps - 1)) for i in range(steps)]
 
 
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     best = max(pooled, key=lambda c: (c["crag"], -c["threshold"]))
     print("| threshold | coverage | accuracy (answered) | accuracy (all answerable) | unanswerable refused | CRAG |")
     print("| --- | --- | --- | --- | --- | --- |")
-    for c in pooled[::4] + ([best] if best not in pooled[::4] else []):
+    for c in pooled[::20] + ([best] if best not in pooled[::20] else []):
         mark = " ← chosen" if c is best else ""
         print(
             f"| {c['threshold']:.3f}{mark} | {c['coverage']:.2f} | {c['accuracy_answered']:.2f} | {c['accuracy']:.2f} "

@@ -252,8 +252,7 @@ class Answerer:
         for r in read:
             if r.abstain or r.where is None:
                 if len(read) > 1:
-                    q = r.part.question
-                    sentences.append(f"The documents don't say {q[0].lower()}{q[1:].rstrip('?')}.")
+                    sentences.append(_not_said(r.part.question))
                 continue
             w = r.where
             passage = r.part.passages[w.passage]
@@ -304,9 +303,7 @@ class Answerer:
         for part in parts:
             if part.abstain or part.best is None:
                 if len(parts) > 1:
-                    sentences.append(
-                        f"The documents don't say {part.question[0].lower()}{part.question[1:].rstrip('?')}."
-                    )
+                    sentences.append(_not_said(part.question))
                 continue
             best = part.best
             passage = part.passages[best.passage]
@@ -365,6 +362,13 @@ def _unique(passages: list[Passage]) -> list[Passage]:
             seen.add(p.id)
             out.append(p)
     return out
+
+
+def _not_said(question: str) -> str:
+    """'The documents don't say when ...' for one part of a two-part question ('INF' keeps its case)."""
+    first, _, rest = question.rstrip("?").partition(" ")
+    first = first if first.isupper() else first.lower()
+    return f"The documents don't say {first} {rest}".rstrip() + "."
 
 
 def _sanitized(passage: Passage) -> Passage:

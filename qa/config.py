@@ -45,7 +45,7 @@ class QAConfig(BaseSettings):
         description="Ground model answers: accept one only where a passage holds its facts (off only to measure it).",
     )
     abstain_threshold: float = Field(
-        0.375,
+        0.355,
         description="Minimum support (question words covered by the cited passage and its document) for a model answer; chosen on the abstention curve.",
     )
     extractive_threshold: float = Field(
