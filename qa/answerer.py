@@ -209,41 +209,39 @@ class Answerer:
         prompt = prompts.load("copy").format(sentence=near.quote, question=question)
         copied = parse(complete(gen, [{"role": "user", "content": prompt}], self.config.max_tokens, ["\n"])).answer
         where = ground(copied, question, [passages[near.passage]]) if copied else None
-        if where is None:
-            return answer, None
-        where.passage = near.passage
-        return copied, where
+        return (copied, replace(where, passage=near.passage)) if where else (answer, None)
 
     def _ground(self, part: _Part, reading: Reading | None, gen: Generator | None = None) -> _Read:
         """Accept the model's answer where a passage holds its facts; otherwise fall back to
         the extractive answer (if it is supported) or abstain."""
         if reading is not None and not reading.found:
             return _Read(part, "", None, abstain=True, reason="model")  # score 0: the model found nothing
-        if reading is not None and not self.config.verify:  # ablation: the model's word, its own citation
-            i = reading.cited[0] if reading.cited and reading.cited[0] < len(part.passages) else 0
-            return _Read(part, reading.answer, best_sentence(part.question, part.passages[i], i), abstain=False)
         if reading is not None:
-            where: Grounding | None
-            if (m := YESNO.match(reading.answer)) and part.info.kind == "yesno":
-                i = reading.cited[0] if reading.cited and reading.cited[0] < len(part.passages) else 0
-                where = best_sentence(part.question, _sanitized(part.passages[i]), i)
-                answer = m.group(1).capitalize()
-                score = support(part.question, part.passages[i], self.retriever.index)
-                return _Read(part, answer, where, score < self.config.abstain_threshold, score, yesno=True)
+            named = reading.cited[0] if reading.cited and reading.cited[0] < len(part.passages) else 0
+            said = YESNO.match(reading.answer) if part.info.kind == "yesno" else None
+            yesno = said is not None
+            answer, where = reading.answer, None
+            if not self.config.verify:  # ablation: the model's word, its own citation
+                return _Read(part, answer, best_sentence(part.question, part.passages[named], named), abstain=False)
+            if (
+                said is not None
+            ):  # the model names the passage; its sentence that best matches the question is the reason
+                answer = said.group(1).capitalize()
+                where = best_sentence(part.question, _sanitized(part.passages[named]), named)
             else:
-                answer = reading.answer
                 clean = [_sanitized(p) for p in part.passages]
                 where = ground(answer, part.question, clean, reading.cited)
                 if where is None and gen is not None:  # a paraphrase: let the model copy its words
                     answer, where = self._copy(gen, part.question, answer, clean, reading.cited)
             if where is not None:
-                answer = complete_date(answer, where.quote, part.passages[where.passage].date)
-                score = support(part.question, part.passages[where.passage], self.retriever.index)
-                return _Read(part, answer, where, abstain=score < self.config.abstain_threshold, score=score)
+                cited = part.passages[where.passage]
+                answer = answer if yesno else complete_date(answer, where.quote, cited.date)
+                score = support(part.question, cited, self.retriever.index)
+                return _Read(part, answer, where, score < self.config.abstain_threshold, score, yesno=yesno)
         if part.abstain or part.best is None:
             return _Read(part, "", None, abstain=True, reason="ungrounded")
         best = part.best
-        where = Grounding(best.passage, best.start, best.end, best.text, 1.0)
+        where = Grounding(best.passage, best.start, best.end, best.text)
         return _Read(part, best.span or "", where, False, best.support, fallback=True, quote_only=not best.span)
 
     def _compose_read(self, read: list[_Read]) -> tuple[str, list[tuple[Passage, Candidate]]]:

@@ -48,7 +48,6 @@ class Grounding:
     start: int
     end: int
     quote: str
-    coverage: float
 
 
 def _date_tokens(p: Passage) -> set[str]:
@@ -87,7 +86,7 @@ def ground(answer: str, question: str, passages: list[Passage], preferred: Seque
                 s, e = sents[j][0], sents[j + width - 1][1]
                 p = passages[i]
                 rank = len(asked & (have | extra)) + 0.5 * (i in named) - 0.01 * i
-                found.append((rank, Grounding(i, s, e, p.text[s - p.start : e - p.start], 1.0)))
+                found.append((rank, Grounding(i, s, e, p.text[s - p.start : e - p.start])))
         if found:
             return max(found, key=lambda f: f[0])[1]
     return None
@@ -103,7 +102,7 @@ def closest(answer: str, question: str, passages: list[Passage], preferred: Sequ
             have = len(need & set(tokens(normalise(text))))
             rank = have + 0.5 * (i in preferred)
             if have and (best is None or rank > best[0]):
-                best = (rank, Grounding(i, s, e, text, have / len(need)))
+                best = (rank, Grounding(i, s, e, text))
     return best[1] if best else None
 
 
@@ -143,5 +142,4 @@ def best_sentence(question: str, passage: Passage, index: int) -> Grounding:
     q = set(tokens(normalise(question)))
     sents = sentences(passage.text, passage.start) or [(passage.start, passage.end, passage.text)]
     s, e, text = max(sents, key=lambda x: len(q & set(tokens(normalise(x[2])))))
-    cov = len(q & set(tokens(normalise(text)))) / max(1, len(q))
-    return Grounding(index, s, e, text, cov)
+    return Grounding(index, s, e, text)
