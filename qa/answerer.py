@@ -26,10 +26,11 @@ from .config import QAConfig
 from .dates import normalise_numbers
 from .extractive import Candidate, ExtractiveReader, best_span, common_names, trim_quote
 from .generators import Generator, complete, make_generator
-from .grounding import Grounding, best_sentence, closest, complete_date, ground
+from .grounding import Grounding, as_written, best_sentence, closest, complete_date, dated, ground
 from .question import QuestionInfo, analyze, define_term, definition_pattern, split_parts
 from .reader import Reader, Reading, parse
 from .retrieval import HybridRetriever, Retriever
+from .text import tokens
 from .rewrite import main_entity, rewrite
 from .types import Answer, Citation, Filters, Passage
 from .vectors import SentenceVectors
@@ -97,9 +98,13 @@ class Answerer:
         self.retriever: Retriever = retriever or HybridRetriever(store, config)
         vectors = SentenceVectors(store.embedder)  # one cache for both readers
         self.extractive = ExtractiveReader(vectors, self.retriever.index, config.sentences)
-        self.reader = Reader(vectors, lambda term: self.retriever.index.idf(term))
+        self.reader = Reader(vectors, lambda term: self.retriever.index.idf(term), self._acronym_titles)
         self.models_dir = models_dir or store.config.models_dir
         self._generators: dict[str, Generator | None] = dict(generators or {})
+
+    def _acronym_titles(self, question: str) -> dict[str, str]:
+        index = self.retriever.index
+        return {index.titles[d]: acro for acro, docs in index.acronym_titles(question).items() for d in docs}
 
     def refresh(self) -> None:
         """Pick up newly ingested documents."""
@@ -231,11 +236,15 @@ class Answerer:
             else:
                 clean = [_sanitized(p) for p in part.passages]
                 where = ground(answer, part.question, clean, reading.cited)
+                header = dated(answer, part.question, clean, reading.cited) if where is None else None
+                # A document's own date answers only a question about the document itself.
+                if header is not None and self._about_title(part.question, clean[header[1].passage]):
+                    answer, where = header
                 if where is None and gen is not None:  # a paraphrase: let the model copy its words
                     answer, where = self._copy(gen, part.question, answer, clean, reading.cited)
             if where is not None:
                 cited = part.passages[where.passage]
-                answer = answer if yesno else complete_date(answer, where.quote, cited.date)
+                answer = answer if yesno else complete_date(as_written(answer, where.quote), where.quote, cited.date)
                 score = support(part.question, cited, self.retriever.index)
                 return _Read(part, answer, where, score < self.config.abstain_threshold, score, yesno=yesno)
         if part.abstain or part.best is None:
@@ -243,6 +252,13 @@ class Answerer:
         best = part.best
         where = Grounding(best.passage, best.start, best.end, best.text)
         return _Read(part, best.span or "", where, False, best.support, fallback=True, quote_only=not best.span)
+
+    def _about_title(self, question: str, passage: Passage) -> bool:
+        """Do the question's words (IDF-weighted) stand mostly in the passage's title?"""
+        terms = set(tokens(question))
+        weight = {t: self.retriever.index.idf(t) for t in terms}
+        title = set(tokens(passage.title))
+        return sum(w for t, w in weight.items() if t in title) >= 0.5 * (sum(weight.values()) or 1.0)
 
     def _compose_read(self, read: list[_Read]) -> tuple[str, list[tuple[Passage, Candidate]]]:
         sentences: list[str] = []

@@ -132,6 +132,28 @@ def complete_date(answer: str, quote: str, doc_date: str = "") -> str:
     return answer[:start] + max(better)[1] + answer[end:] if better else answer
 
 
+def dated(answer: str, question: str, passages: list[Passage], preferred: Sequence[int] = ()) -> tuple[str, Grounding] | None:
+    """An answer that is a passage's own date ('2022-01-03', read in its header): the date in
+    words, cited with the passage's sentence closest to the question."""
+    found = find_dates(answer)
+    if len(found) != 1 or len(found[0][2]) < len(answer.strip()) - 2:
+        return None
+    text, date = parse_date(found[0][2])
+    if date is None:
+        return None
+    for i in [*preferred, *range(len(passages))]:
+        if 0 <= i < len(passages) and passages[i].date == date.isoformat():
+            return text, best_sentence(question, passages[i], i)
+    return None
+
+
+def as_written(answer: str, quote: str) -> str:
+    """The answer in the quote's own letters when it stands there whole ('VANDenberg' ->
+    'Vandenberg'): a small model sometimes garbles case, and the document's form is the cited one."""
+    m = re.search(rf"(?<!\w){re.escape(answer)}(?!\w)", quote, re.I)
+    return m.group(0) if m else answer
+
+
 def _month_of(expr: str) -> int:
     word = re.search(r"[A-Za-z]{3,}", expr)
     return MONTH_ABBR.get(word.group(0).lower()[:3], 0) if word else 0

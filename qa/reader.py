@@ -46,9 +46,16 @@ def parse(raw: str) -> Reading:
 class Reader:
     """Builds the compact context and asks the generator."""
 
-    def __init__(self, vectors: SentenceVectors, idf: Callable[[str], float], budget_words: int = 300) -> None:
+    def __init__(
+        self,
+        vectors: SentenceVectors,
+        idf: Callable[[str], float],
+        acronyms: Callable[[str], dict[str, str]] = lambda question: {},
+        budget_words: int = 300,
+    ) -> None:
         self.vectors = vectors
         self.idf = idf
+        self.acronyms = acronyms  # question -> {document title: the acronym the question uses for it}
         self.budget_words = budget_words
 
     def excerpts(self, question: str, passages: list[Passage], qvec: np.ndarray) -> list[str]:
@@ -94,10 +101,12 @@ class Reader:
 
     def messages(self, question: str, passages: list[Passage], excerpts: list[str]) -> list[Message]:
         blocks = []
+        # "npt withdrawal notice": a small model does not know the treaty text is the NPT unless told.
+        named = self.acronyms(question)
         for i, (p, text) in enumerate(zip(passages, excerpts, strict=True)):
             if not text:
                 continue
-            head = p.title + (f" ({p.date})" if p.date else "")
+            head = p.title + (f" ({named[p.title]})" if p.title in named else "") + (f" ({p.date})" if p.date else "")
             section = " › ".join(p.section.split(" › ")[1:])  # the Article and paragraph, not the title again
             blocks.append(f"[{i + 1}] {head}" + (f" — {section}" if section else "") + f"\n{text}")
         user = "Passages:\n" + "\n\n".join(blocks) + f"\n\nQuestion: {question}"

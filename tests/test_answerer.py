@@ -126,6 +126,15 @@ def test_a_paraphrased_answer_is_copied_from_the_sentence_it_paraphrases(answere
     assert not a.fallback and a.answer.startswith("Foreign Minister Anna Berg [1] — “The Example Accord was signed")
 
 
+def test_an_articles_own_date_answers_only_a_question_about_the_article(answerer: Answerer) -> None:
+    with_model(answerer, "2019-03-01 [1]")  # read in the passage header, not in its text
+    a = answerer.ask("When did ministers sign the Example Accord?", backend="local")
+    assert not a.abstained and a.answer.startswith("March 1, 2019 [1]")
+    assert a.citations[0].source == "2019-03-01-accord.txt"
+    a = answerer.ask("When did the Party withdraw from the Treaty on Widgets?", backend="local")
+    assert "March 1" not in a.answer  # another document's question: its date is no answer
+
+
 def test_model_not_found_abstains(answerer: Answerer) -> None:
     with_model(answerer, "NOT FOUND")
     a = answerer.ask("What is the maximum range of the Example Accord's missiles?", backend="local")

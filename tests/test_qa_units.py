@@ -349,3 +349,36 @@ def test_a_date_answer_is_as_precise_as_its_evidence(answer: str, quote: str, do
     from qa.grounding import complete_date
 
     assert complete_date(answer, quote, doc_date) == expected
+
+
+def test_an_answer_takes_the_letters_of_its_quote_only_when_it_stands_there_whole() -> None:
+    from qa.grounding import as_written
+
+    quote = "The missile blasted off from Vandenberg Air Force Base in California."
+    assert as_written("VANDenberg Air Force Base", quote) == "Vandenberg Air Force Base"
+    assert as_written("Vandenberg AFB", quote) == "Vandenberg AFB"  # not in the quote as written: unchanged
+    assert as_written("berg", quote) == "berg"  # part of a word is no match
+
+
+def test_a_header_date_answers_only_as_the_date_of_a_dated_passage() -> None:
+    from qa.grounding import dated
+
+    passages = [P("No date in this text at all. Leaders met and agreed.", "2022-01-03"), P("Undated text here.")]
+    got = dated("2022-01-03", "When did the leaders agree?", passages, preferred=[1])
+    assert got is not None and got[0] == "January 3, 2022" and got[1].passage == 0
+    assert dated("2021-05-05", "When?", passages) is None  # no passage has that date
+    assert dated("2022-01-03 in Geneva", "When?", passages) is None  # more than a date: ground it instead
+
+
+def test_the_reader_names_a_treaty_by_the_acronym_the_question_uses() -> None:
+    from qa.reader import Reader
+    from qa.vectors import SentenceVectors
+    from vectorstore.embeddings import FakeEmbedder
+
+    title = "Treaty on Conventional Armed Forces in Europe"
+    reader = Reader(SentenceVectors(FakeEmbedder()), lambda t: 1.0, lambda q: {title: "CFE"} if "CFE" in q else {})
+    passage = P("Such notice shall be given at least 150 days prior.", title=title)
+    asked = reader.messages("CFE withdrawal notice days", [passage], [passage.text])[1]["content"]
+    assert f"[1] {title} (CFE)" in asked
+    plain = reader.messages("withdrawal notice days", [passage], [passage.text])[1]["content"]
+    assert "(CFE)" not in plain
