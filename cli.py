@@ -78,7 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compare", type=Path, help="a previous --out folder to compare with")
     p.add_argument("--baseline", choices=["naive"], help="run the textbook pipeline instead of ragqa")
     p.add_argument("--judge", action="store_true", help="LLM-judged faithfulness via the openai backend")
-    p.add_argument("--no-verify", action="store_true", help="turn grounding off: the model's answer and its own citation (to measure what grounding earns)")
+    p.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="turn grounding off: the model's answer and its own citation (to measure what grounding earns)",
+    )
     p.add_argument("--limit", type=int, help="only the first N questions")
     p.add_argument(
         "--docs", nargs="*", type=Path, default=[], help="ingest these first (incremental), e.g. the set's corpus"

@@ -30,8 +30,8 @@ from .grounding import Grounding, as_written, best_sentence, closest, complete_d
 from .question import QuestionInfo, analyze, define_term, definition_pattern, split_parts
 from .reader import Reader, Reading, parse
 from .retrieval import HybridRetriever, Retriever
-from .text import tokens
 from .rewrite import main_entity, rewrite
+from .text import tokens
 from .types import Answer, Citation, Filters, Passage
 from .vectors import SentenceVectors
 

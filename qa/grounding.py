@@ -132,7 +132,9 @@ def complete_date(answer: str, quote: str, doc_date: str = "") -> str:
     return answer[:start] + max(better)[1] + answer[end:] if better else answer
 
 
-def dated(answer: str, question: str, passages: list[Passage], preferred: Sequence[int] = ()) -> tuple[str, Grounding] | None:
+def dated(
+    answer: str, question: str, passages: list[Passage], preferred: Sequence[int] = ()
+) -> tuple[str, Grounding] | None:
     """An answer that is a passage's own date ('2022-01-03', read in its header): the date in
     words, cited with the passage's sentence closest to the question."""
     found = find_dates(answer)
