@@ -145,6 +145,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     report = Ingestor(store, settings.ingest, settings.store.data_dir, progress=not args.json).run(
         args.paths, prune=args.prune, rebuild=args.rebuild
     )
+    if report.chunks_added or report.chunks_deleted or args.rebuild:
+        from qa.lexical import load_or_build
+
+        load_or_build(store)  # saved now, so `serve` and `ask` start by loading it
     if args.json:
         print(report.model_dump_json(indent=2))
     else:

@@ -4,9 +4,7 @@ weighted reciprocal rank, boosted by the question's years, then diversified."""
 from __future__ import annotations
 
 import logging
-import math
 import re
-import time
 from typing import Any, Protocol
 
 import numpy as np
@@ -14,114 +12,11 @@ import numpy as np
 from vectorstore import ChunkMeta, ChunkStore, date_num
 
 from .config import QAConfig
-from .text import STOP, stem, tokens
+from .lexical import LexicalIndex, load_or_build
 from .types import Filters, Passage
 
 log = logging.getLogger(__name__)
 YEAR = re.compile(r"\b(19[4-9]\d|20[0-4]\d)\b")
-
-
-class LexicalIndex:
-    """BM25 (bm25s) over the store's chunks, plus document frequencies for term weights.
-
-    Rebuilt from the store on load (about 2 s per 10k chunks here, words are normalised once
-    each), so no second copy of the index has to be kept consistent on disk.
-    """
-
-    def __init__(self, ids: list[str], texts: list[str], metas: list[ChunkMeta]) -> None:
-        import bm25s
-
-        # bm25s sets its logger to DEBUG on import; its "building index" lines are noise here.
-        logging.getLogger("bm25s").setLevel(logging.WARNING)
-        self.ids, self.texts, self.metas = ids, texts, metas
-        self.row = {cid: i for i, cid in enumerate(ids)}
-        corpus_tokens = [tokens(f"{m.section} {t}") for m, t in zip(metas, texts, strict=True)]
-        self.df: dict[str, int] = {}
-        for toks in corpus_tokens:
-            for tok in set(toks):
-                self.df[tok] = self.df.get(tok, 0) + 1
-        self.n = max(1, len(ids))
-        vocab = {tok: i for i, tok in enumerate(self.df)}
-        self._vocab = vocab
-        self._bm25 = bm25s.BM25()
-        if ids:
-            self._bm25.index(
-                bm25s.tokenization.Tokenized(ids=[[vocab[t] for t in toks] for toks in corpus_tokens], vocab=vocab),
-                show_progress=False,
-            )
-        self.years = np.array([m.date_num // 10000 for m in metas], dtype=np.int32)
-        # Whole-document vocabularies: a chunk often lacks the names its document is about.
-        self.doc_tokens: dict[str, set[str]] = {}
-        self.titles: dict[str, str] = {}
-        for meta, toks in zip(metas, corpus_tokens, strict=True):
-            self.doc_tokens.setdefault(meta.doc_id, set()).update(toks)
-            self.titles[meta.doc_id] = meta.title
-        self.acronyms = _acronyms(texts)
-
-    def restore_case(self, question: str) -> str:
-        """'npt depositary govts?' -> 'NPT depositary govts?': a word the documents only ever
-        write in capitals (or that abbreviates a title, 'cfe') is a name, whatever the user typed."""
-
-        def fix(m: re.Match[str]) -> str:
-            word = m.group(0)
-            upper = word.upper()
-            if word.islower() and word not in STOP and (upper in self.acronyms or self.acronym_titles(upper)):
-                return upper
-            return word
-
-        return re.sub(r"\b[A-Za-z]{3,6}\b", fix, question)
-
-    def acronym_titles(self, text: str) -> dict[str, list[str]]:
-        """Acronyms in `text` that abbreviate a document title ('CFE' -> 'Treaty on
-        Conventional Armed Forces in Europe'), when the document itself never uses them."""
-        out: dict[str, list[str]] = {}
-        for acro in set(re.findall(r"\b[A-Z]{3,6}\b", text)):
-            hits = [
-                doc
-                for doc, title in self.titles.items()
-                if _abbreviates(acro, title) and stem(acro.lower()) not in self.doc_tokens[doc]
-            ]
-            if 0 < len(hits) <= 2:
-                out[acro] = hits
-        return out
-
-    def expand(self, query: str) -> str:
-        """The query with the titles its acronyms stand for appended."""
-        extra = [self.titles[d] for docs in self.acronym_titles(query).values() for d in docs]
-        return f"{query} {' '.join(extra)}" if extra else query
-
-    def idf(self, term: str) -> float:
-        return math.log(1 + (self.n - self.df.get(term, 0) + 0.5) / (self.df.get(term, 0) + 0.5))
-
-    def scores(self, query: str) -> np.ndarray:
-        q = [t for t in tokens(query) if t in self._vocab]
-        if not q or not self.ids:
-            return np.zeros(len(self.ids), dtype=np.float32)
-        return np.asarray(self._bm25.get_scores(q), dtype=np.float32)
-
-
-def _acronyms(texts: list[str]) -> set[str]:
-    """Words of 3-6 capitals that the texts never also write in lower case ('NPT', not 'START'
-    when 'start' occurs as a word too). One pass of two simple patterns: linear in the corpus."""
-    upper: set[str] = set()
-    lower: set[str] = set()
-    for text in texts:
-        upper.update(re.findall(r"\b[A-Z]{3,6}\b", text))
-        lower.update(re.findall(r"\b[a-z]{3,6}\b", text))
-    return {w for w in upper if w.lower() not in lower}
-
-
-def _abbreviates(acronym: str, title: str) -> bool:
-    """Do the acronym's letters follow the initials of the title's capitalised words?
-    A trailing T may stand for a leading 'Treaty' (NPT: Non-Proliferation Treaty)."""
-    words = [w for w in re.split(r"[\s-]+", title) if w[:1].isupper()]
-    if acronym.endswith("T") and words and words[0].lower() == "treaty":
-        acronym, words = acronym[:-1], words[1:]
-    elif words and words[0].lower() == "treaty" and not acronym.startswith("T"):
-        words = words[1:]
-    initials = "".join(w[0] for w in words)
-    it = iter(initials)
-    return len(acronym) >= 2 and all(ch in it for ch in acronym) and initials[:1] == acronym[:1]
 
 
 def _where(filters: Filters) -> dict[str, Any] | None:
@@ -178,14 +73,10 @@ class HybridRetriever:
         self.index = self._load()
 
     def _load(self) -> LexicalIndex:
-        started = time.perf_counter()
-        rows = list(self.store.all_chunks())
-        index = LexicalIndex([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
-        log.info("BM25 over %d chunks built in %.2fs", len(rows), time.perf_counter() - started)
-        return index
+        return load_or_build(self.store)
 
     def refresh(self) -> None:
-        """Rebuild the lexical side after an ingest."""
+        """Pick up an ingest: load (or build) the lexical index of the store's new version."""
         self.index = self._load()
 
     def embed_query(self, query: str) -> np.ndarray:

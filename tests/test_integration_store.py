@@ -184,3 +184,51 @@ def test_answering_does_not_import_torch(corpus_store) -> None:  # type: ignore[
     )
     assert out.returncode == 0, out.stderr[-800:]
     assert "February 2" in out.stdout and out.stdout.strip().endswith("[]")
+
+
+@pytest.mark.slow
+def test_two_serve_replicas_share_one_chroma_server_and_one_lexical_dir(chroma_server: int, tmp_path: Path) -> None:
+    """Two `ragqa serve` processes, each with its own data dir, against one Chroma server and
+    one shared lexical dir: the ingest saves the index once, both replicas load it and answer."""
+    import sys
+
+    from gradio_client import Client
+
+    lexical = tmp_path / "shared-lexical"
+    base = {
+        **os.environ,
+        "RAGQA_CHROMA_HOST": "127.0.0.1",
+        "RAGQA_CHROMA_PORT": str(chroma_server),
+        "RAGQA_LEXICAL_DIR": str(lexical),
+        "RAGQA_EMBEDDINGS": "fake",
+        "RAGQA_LLM": "extractive",
+    }
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    shutil.copy(FIXTURES / "treaty.md", corpus)
+    ingest = [sys.executable, "-m", "cli", "ingest", str(corpus)]
+    subprocess.run(ingest, cwd=ROOT, env={**base, "RAGQA_DATA_DIR": str(tmp_path / "ingester")}, check=True)
+    version = (lexical / "ragqa" / "CURRENT").read_text()
+    procs, urls = [], []
+    try:
+        for name in ("replica-a", "replica-b"):
+            port = free_port()
+            env = {**base, "RAGQA_DATA_DIR": str(tmp_path / name)}
+            log = (tmp_path / f"{name}.log").open("w")
+            cmd = [sys.executable, "-m", "cli", "serve", "--port", str(port), "--host", "127.0.0.1", "-v"]
+            procs.append(subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
+            urls.append(f"http://127.0.0.1:{port}")
+        for url, proc in zip(urls, procs, strict=True):
+            wait_until_up(url, proc, 180)
+        for url in urls:
+            got = Client(url, verbose=False).predict("How many days notice must a Party give to withdraw?", api_name="/ask")
+            assert not got["abstained"] and "ninety days" in got["answer"]
+            assert got["citations"][0]["source"] == "treaty.md"
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(timeout=30)
+    for name in ("replica-a", "replica-b"):
+        log_text = (tmp_path / f"{name}.log").read_text()
+        assert "loaded in" in log_text and "built and saved" not in log_text, log_text[-2000:]
+    assert [p.name for p in (lexical / "ragqa").iterdir() if p.is_dir()] == [version]

@@ -47,6 +47,16 @@ class StoreConfig(BaseSettings):
         description="API key of the embeddings server (falls back to RAGQA_OPENAI_API_KEY; never logged).",
     )
 
+    lexical_dir: Path | None = Field(
+        None,
+        description="Folder of the saved BM25 index (shared storage when several replicas use one Chroma server); default `lexical/` in the data dir.",
+    )
+
+    @property
+    def lexical_path(self) -> Path:
+        """Where this collection's lexical index is saved."""
+        return (self.lexical_dir or self.data_dir / "lexical") / self.collection
+
     @property
     def models_dir(self) -> Path:
         return self.model_cache or self.data_dir / "models"

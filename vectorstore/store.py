@@ -8,6 +8,7 @@ between leaves chunks that `repair()` removes, never a half document.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from collections.abc import Iterator, Sequence
@@ -237,6 +238,12 @@ class ChunkStore:
         return len(ids)
 
     # --- reading ----------------------------------------------------------------------
+    def version(self) -> str:
+        """A fingerprint of what the store holds (committed documents and chunk count):
+        anything derived from the chunks, such as the lexical index, is stale when it changes."""
+        docs = sorted(f"{d.doc_id}:{d.content_hash}" for d in self.documents())
+        return hashlib.sha256(("\n".join(docs) + f"\n{self.count()}").encode()).hexdigest()[:16]
+
     def count(self) -> int:
         try:
             return int(self.chunks.count())
