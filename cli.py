@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -309,6 +310,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ragqa: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `ragqa ask … | head`: the reader has gone. End quietly, and point stdout at devnull
+        # so the interpreter's last flush does not complain either (the Python docs' recipe).
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what `yes | head` reports
 
 
 if __name__ == "__main__":

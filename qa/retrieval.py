@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -44,6 +44,7 @@ def _passes(meta: ChunkMeta, filters: Filters) -> bool:
     return True
 
 
+@runtime_checkable
 class Retriever(Protocol):
     """What the answerer needs from retrieval: passages for a query, the query's vector
     (reused to score sentences) and the lexical index (term weights, document vocabularies)."""

@@ -148,3 +148,25 @@ def test_missing_store_is_a_one_line_error(tmp_path: Path, capsys: pytest.Captur
     assert main(["stats", "--data-dir", str(tmp_path / "nothing")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "ragqa ingest" in err
+
+
+def test_a_closed_pipe_ends_the_command_quietly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`ragqa search … | head`: the reader leaves before ragqa writes; no BrokenPipeError traceback."""
+    import os
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("RAGQA_EMBEDDINGS", "fake")
+    assert main(["ingest", str(_corpus(tmp_path)), "--json"]) == 0
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cli", "search", "treaty", "-k", "5"],
+        cwd=Path(__file__).parent.parent,
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # like `head` exiting before the first line arrives
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141
+    assert "Traceback" not in err and "BrokenPipe" not in err, err

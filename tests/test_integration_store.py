@@ -221,7 +221,9 @@ def test_two_serve_replicas_share_one_chroma_server_and_one_lexical_dir(chroma_s
         for url, proc in zip(urls, procs, strict=True):
             wait_until_up(url, proc, 180)
         for url in urls:
-            got = Client(url, verbose=False).predict("How many days notice must a Party give to withdraw?", api_name="/ask")
+            got = Client(url, verbose=False).predict(
+                "How many days notice must a Party give to withdraw?", api_name="/ask"
+            )
             assert not got["abstained"] and "ninety days" in got["answer"]
             assert got["citations"][0]["source"] == "treaty.md"
     finally:
