@@ -25,5 +25,6 @@ eval:
 	$(BIN)/ragqa ingest ../shared/corpus
 	$(BIN)/ragqa eval ../shared/eval/dev.jsonl --out runs/dev
 
-bench:
+bench:  # writes under bench-out/, then publishes the report and its plot
 	$(BIN)/ragqa bench --scale 1 10 100 300 --load 60 --out bench-out
+	cp bench-out/BENCHMARKS.md BENCHMARKS.md && cp bench-out/scale.png docs/scale.png
