@@ -15,6 +15,7 @@ import shutil
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -41,10 +42,56 @@ CSS = """
 .src-meta { color: var(--body-text-color-subdued); font-size: 0.85em; margin-bottom: 6px; }
 .src-text { font-size: 0.9em; line-height: 1.45; white-space: pre-wrap; }
 .src-text mark { background: #fde68a; color: #111; padding: 0 2px; border-radius: 3px; }
+.src-text .heading { font-weight: 600; }
 .src-n { display: inline-block; min-width: 1.6em; text-align: center; background: #3b7dd8; color: white; border-radius: 4px; margin-right: 6px; }
-.searched { color: var(--body-text-color-subdued); font-size: 0.9em; }
+a.cite { text-decoration: underline; cursor: pointer; color: #2563eb; }
+a.cite:focus { outline: 2px solid #2563eb; outline-offset: 1px; }
+.strip { font-size: 0.85em; color: var(--body-text-color-subdued); }
+#searched button { font-size: 0.95em; text-align: left; justify-content: flex-start; }
 .notice { color: #a15c00; }
-.doc-table td, .doc-table th { padding: 4px 8px; text-align: left; }
+.field-error { color: #b42318; font-size: 0.9em; min-height: 0; }
+.doc-scroll { overflow-x: auto; max-width: 100%; }
+.doc-table td, .doc-table th { padding: 4px 8px; text-align: left; white-space: nowrap; }
+@media (max-width: 640px) {
+  #ask-row { flex-direction: column; }
+  #ask-row > * { width: 100% !important; min-width: 100% !important; }
+}
+"""
+
+# [n] markers become focusable links to their source card. Done in the page, not in the
+# message text, so screen readers and the chat's labels read plain "[1]", not markup.
+CITE_JS = """
+<script>
+(() => {
+  const link = (root) => {
+    root.querySelectorAll('.message-wrap .bot, .message-wrap [data-testid="bot"]').forEach((msg) => {
+      const walker = document.createTreeWalker(msg, NodeFilter.SHOW_TEXT);
+      const hits = [];
+      while (walker.nextNode()) {
+        const node = walker.currentNode;
+        if (/\\[\\d{1,2}\\]/.test(node.nodeValue) && !node.parentElement.closest('a')) hits.push(node);
+      }
+      hits.forEach((node) => {
+        const frag = document.createDocumentFragment();
+        node.nodeValue.split(/(\\[\\d{1,2}\\])/).forEach((part) => {
+          const m = part.match(/^\\[(\\d{1,2})\\]$/);
+          if (!m) { frag.appendChild(document.createTextNode(part)); return; }
+          const a = document.createElement('a');
+          a.className = 'cite'; a.href = '#src-' + m[1]; a.textContent = part; a.tabIndex = 0;
+          a.setAttribute('aria-label', 'source ' + m[1]);
+          a.addEventListener('click', (e) => {
+            const card = document.getElementById('src-' + m[1]);
+            if (card) { e.preventDefault(); card.scrollIntoView({behavior: 'smooth', block: 'nearest'}); }
+          });
+          frag.appendChild(a);
+        });
+        node.parentNode.replaceChild(frag, node);
+      });
+    });
+  };
+  new MutationObserver(() => link(document)).observe(document.documentElement, {childList: true, subtree: true, characterData: true});
+})();
+</script>
 """
 
 
@@ -64,14 +111,45 @@ def _section(section: str, title: str) -> str:
 
 
 def answer_markdown(ans: Answer) -> str:
-    """Chat text: escaped answer with [n] markers linked to the source cards."""
+    """Chat text: the escaped answer (its [n] markers become links in the page), a compact
+    strip naming each source under it (on a phone the cards are far below), and any notice."""
     body = _esc(ans.answer)
-    body = re.sub(r"\[(\d{1,2})\]", lambda m: f'<a href="#src-{m.group(1)}" class="cite">[{m.group(1)}]</a>', body)
     if ans.abstained:
-        body += "<br><em>The closest passages are shown beside the chat; none of them answers the question.</em>"
+        body += "<br><em>The closest passages are shown with the sources; none of them answers the question.</em>"
+    elif ans.citations:
+        strip = " · ".join(f"[{c.n}] {_esc(c.title)}{f' ({c.date})' if c.date else ''}" for c in ans.citations)
+        body += f"<br><span class='strip'>Sources: {strip}</span>"
     if ans.notice:
         body += f'<br><span class="notice">⚠ {_esc(ans.notice)}</span>'
     return body
+
+
+def streamed_text(partial: str) -> str:
+    """The model's words while it writes, without its passage numbers: the grounded answer
+    puts each [n] where it belongs once, instead of a marker that jumps at the end."""
+    return _esc(re.sub(r"\s*\[\d{1,2}\]", "", partial)) + " ▌"
+
+
+HEADING = re.compile(r"^#{1,6}\s*(.+?)\s*#*\s*$", re.M)
+
+
+def _card_text(text: str) -> str:
+    """Escaped passage text with Markdown heading marks shown as plain bold headings."""
+    return HEADING.sub(lambda m: f"<span class='heading'>{m.group(1)}</span>", _tidy(text))
+
+
+def valid_date(text: str) -> str:
+    """'' when `text` is empty or a YYYY-MM-DD date, else a one-line message saying what to type."""
+    import datetime as dt
+
+    text = (text or "").strip()
+    if not text:
+        return ""
+    try:
+        dt.date.fromisoformat(text)
+        return ""
+    except ValueError:
+        return f"“{text}” is not a date: type it as YYYY-MM-DD, e.g. 2019-01-16"
 
 
 def sources_html(ans: Answer | None) -> str:
@@ -84,7 +162,13 @@ def sources_html(ans: Answer | None) -> str:
             passage = c.passage or c.quote
             at = passage.find(c.quote)
             if at >= 0:
-                text = _tidy(passage[:at]) + "<mark>" + _esc(c.quote) + "</mark>" + _tidy(passage[at + len(c.quote) :])
+                text = (
+                    _card_text(passage[:at])
+                    + "<mark>"
+                    + _esc(c.quote)
+                    + "</mark>"
+                    + _card_text(passage[at + len(c.quote) :])
+                )
             else:
                 text = "<mark>" + _esc(c.quote) + "</mark>"
             meta = " · ".join(x for x in (c.date, c.doc_type, _esc(c.source)) if x)
@@ -98,7 +182,7 @@ def sources_html(ans: Answer | None) -> str:
             meta = " · ".join(x for x in (p.date, p.doc_type, _esc(p.file_name)) if x)
             cards.append(
                 f"<div class='src-card'><h4>{_esc(p.title)}</h4><div class='src-meta'>{meta}<br>{_section(p.section, p.title)}</div>"
-                f"<div class='src-text'>{_tidy(p.text[:700]).strip()}{'…' if len(p.text) > 700 else ''}</div></div>"
+                f"<div class='src-text'>{_card_text(p.text[:700]).strip()}{'…' if len(p.text) > 700 else ''}</div></div>"
             )
         head = "<h3>Closest passages (they do not answer the question)</h3>"
     return f"<div class='ragqa-sources'>{head}{''.join(cards)}</div>"
@@ -111,8 +195,8 @@ def documents_html(store: ChunkStore) -> str:
         for d in docs
     )
     return (
-        f"<p>{len(docs)} documents, {store.count()} passages indexed.</p><table class='doc-table'>"
-        f"<tr><th>Title</th><th>Type</th><th>Date</th><th>Passages</th><th>File</th></tr>{rows}</table>"
+        f"<p>{len(docs)} documents, {store.count()} passages indexed.</p><div class='doc-scroll'><table class='doc-table'>"
+        f"<tr><th>Title</th><th>Type</th><th>Date</th><th>Passages</th><th>File</th></tr>{rows}</table></div>"
     )
 
 
@@ -139,6 +223,24 @@ class ChatApp:
         self.feedback_path = self.data_dir / "feedback.jsonl"
 
     # -- answering ------------------------------------------------------------------
+    def backends(self) -> tuple[list[tuple[str, str]], str]:
+        """The answer backends that can work here, with plain labels, and a note on those that cannot."""
+        from qa.models import MODELS, installed
+
+        qa = self.settings.qa
+        offered = [("Fast (no LLM)", "extractive")]
+        missing = []
+        if installed(qa.local_model, self.answerer.models_dir):
+            offered.append((MODELS[qa.local_model].label, "local"))
+        else:
+            missing.append("the local model is not installed on this server")
+        if qa.openai_base_url:
+            offered.append((f"{qa.openai_model} (model server)", "openai"))
+        else:
+            missing.append("no model server is set up")
+        note = f"Not offered: {'; '.join(missing)}." if missing else ""
+        return offered, note
+
     def respond(
         self,
         message: str,
@@ -150,15 +252,24 @@ class ChatApp:
         since: str,
         until: str,
         answers: list[dict[str, Any]],
-    ) -> Iterator[tuple[list[dict[str, Any]], str, str, list[dict[str, Any]], str]]:
+    ) -> Iterator[tuple[list[dict[str, Any]], str, Any, list[dict[str, Any]], bool]]:
+        """Stream one answer. It never writes the question box, so what the user types
+        meanwhile stays; the last value (False) tells the page it may ask again."""
+        import gradio as gr
+
+        hidden = gr.update(visible=False)
         message = (message or "").strip()
         if not message:
-            yield history, sources_html(None), "", answers, ""
+            yield history, sources_html(None), hidden, answers, False
             return
         pairs = _pairs(history, answers)
         history = [*history, {"role": "user", "content": _esc(message)}, {"role": "assistant", "content": "…"}]
-        yield history, sources_html(None), "", answers, ""
+        yield history, sources_html(None), hidden, answers, True
+        pieces = 0
         try:
+            bad = valid_date(since) or valid_date(until)
+            if bad:
+                raise RagqaError(f"{bad} (date filter)")
             sources = [x.strip() for x in (source or "").split(",") if x.strip()]
             filters = Filters(
                 doc_types=doc_types or [],
@@ -174,26 +285,33 @@ class ChatApp:
                         final = item
                     else:
                         partial += item
-                        history[-1] = {"role": "assistant", "content": _esc(partial) + " ▌"}
-                        yield history, sources_html(None), "", answers, ""
+                        pieces += 1
+                        history[-1] = {"role": "assistant", "content": streamed_text(partial)}
+                        yield history, sources_html(None), hidden, answers, True
             assert final is not None
             history[-1] = {"role": "assistant", "content": answer_markdown(final)}
             answers = [
                 *answers,
                 final.model_dump(exclude={"passages"}) | {"passages": [p.model_dump() for p in final.passages[:4]]},
             ]
-            searched = f"<span class='searched'>Searched for: “{_esc(final.rewritten_question)}” · {final.backend} · {final.timings_ms.get('total', 0):.0f} ms</span>"
-            yield history, sources_html(final), searched, answers, ""
+            searched = gr.update(
+                value=f"Searched for: “{final.rewritten_question}” — click to edit and ask again",
+                visible=True,
+            )
+            yield history, sources_html(final), searched, answers, False
+        except GeneratorExit:  # Stop: the page cancelled this answer; the model is not asked for more
+            log.warning("answer stopped by the user after %d streamed pieces", pieces)
+            raise
         except RagqaError as exc:
             history[-1] = {"role": "assistant", "content": f"⚠ {_esc(str(exc))}"}
-            yield history, sources_html(None), "", [*answers, {}], ""
+            yield history, sources_html(None), hidden, [*answers, {}], False
         except Exception as exc:  # the page must survive any backend failure
             log.exception("answer failed")
             history[-1] = {
                 "role": "assistant",
                 "content": f"⚠ Something went wrong answering this ({_esc(type(exc).__name__)}). Try again.",
             }
-            yield history, sources_html(None), "", [*answers, {}], ""
+            yield history, sources_html(None), hidden, [*answers, {}], False
 
     def ask_api(self, question: str) -> dict[str, Any]:
         """`/ask`: the same JSON object as `ragqa ask --json`."""
@@ -202,19 +320,44 @@ class ChatApp:
         return json.loads(answer.model_dump_json(exclude={"passages"}))
 
     # -- feedback -------------------------------------------------------------------
-    def feedback(self, data: Any, history: list[dict[str, Any]], answers: list[dict[str, Any]]) -> None:
+    def feedback(self, data: Any, history: list[dict[str, Any]], answers: list[dict[str, Any]]) -> int:
+        """A thumbs-up saves the answer as a checked eval item; a thumbs-down returns the turn,
+        so the page can ask for the right answer (saved by `correct`). -1: nothing to do."""
         index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
         turn = sum(1 for m in history[: index + 1] if m["role"] == "assistant") - 1
         if not (0 <= turn < len(answers)) or not answers[turn]:
-            return
+            return -1
+        if not data.liked:
+            return turn
         ans = answers[turn]
+        short = re.split(r"\s+—\s+|\s*\[\d", ans["answer"], maxsplit=1)[0].strip()
+        self._save_item(ans, "" if ans.get("abstained") else short, "up")
+        return -1
+
+    def correct(self, turn: int, text: str, answers: list[dict[str, Any]]) -> str:
+        """Save the user's right answer for a disliked turn as a question-set item."""
+        text = (text or "").strip()
+        if not (0 <= turn < len(answers)) or not answers[turn]:
+            return "Nothing to correct: press 👎 under an answer first."
+        if not text:
+            return "Type the right answer first (or “not in the documents”)."
+        self._save_item(answers[turn], text, "down")
+        return f"Saved to {self.feedback_path.name} as an eval question. Thank you."
+
+    def _save_item(self, ans: dict[str, Any], gold: str, verdict: str) -> None:
+        """One line in the question-set format (eval/README), so `ragqa eval feedback.jsonl` runs it."""
+        unanswerable = not gold or gold.lower().strip(".") in {"not in the documents", "unanswerable"}
         record = {
-            "id": f"feedback-{int(time.time() * 1000)}",
-            "question": ans["question"],
-            "answer": ans["answer"],
-            "sources": sorted({c["source"] for c in ans.get("citations", [])}),
-            "type": "unanswerable" if ans.get("abstained") else "",
-            "feedback": "up" if data.liked else "down",
+            "id": f"feedback-{int(time.time())}-{uuid.uuid4().hex[:6]}",
+            "question": ans.get("rewritten_question") or ans["question"],
+            "answer": "" if unanswerable else gold,
+            "aliases": [],
+            "must": [],
+            "sources": sorted({c["source"] for c in ans.get("citations", [])}) if verdict == "up" else [],
+            "evidence": ans["citations"][0]["quote"] if verdict == "up" and ans.get("citations") else "",
+            "type": "unanswerable" if unanswerable else "",
+            "feedback": verdict,
+            "answer_given": ans["answer"],
             "backend": ans.get("backend", ""),
         }
         self.feedback_path.parent.mkdir(parents=True, exist_ok=True)
@@ -267,12 +410,17 @@ def build_ui(chat: ChatApp) -> Any:
     import gradio as gr
 
     settings = chat.settings
+    offered, unavailable = chat.backends()
+    default = settings.qa.llm if settings.qa.llm in {v for _, v in offered} else "extractive"
     with gr.Blocks(title="ragqa — questions about news and treaties") as demo:
         gr.Markdown(
             "## ragqa\nAsk about the indexed news and treaty texts. Every answer cites the passage it stands on; "
             "when the documents don't say, ragqa says so."
         )
         answers = gr.State([])
+        asked = gr.State("")  # the question being answered (the box itself stays the user's)
+        busy = gr.State(False)
+        disliked = gr.State(-1)
         with gr.Tab("Chat"):
             with gr.Row(equal_height=False):
                 with gr.Column(scale=3):
@@ -285,20 +433,29 @@ def build_ui(chat: ChatApp) -> Any:
                         sanitize_html=True,
                         render_markdown=True,
                         placeholder="**Ask a question** about the documents, or pick an example.",
+                        elem_id="chat",
                     )
-                    searched = gr.HTML("", elem_classes=["searched"])
-                    with gr.Row():
+                    searched = gr.Button("", visible=False, variant="secondary", size="sm", elem_id="searched")
+                    with gr.Row(visible=False, elem_id="correction") as correction:
+                        right = gr.Textbox(
+                            label="What is the right answer? It is saved as an eval question.", scale=4, elem_id="right"
+                        )
+                        save = gr.Button("Save", scale=1, elem_id="save-correction")
+                    saved = gr.HTML("", elem_id="correction-log")
+                    with gr.Row(elem_id="ask-row"):
                         box = gr.Textbox(
-                            placeholder="e.g. When was the US exit date from the INF treaty?",
+                            placeholder="Ask about the documents…",
                             show_label=False,
                             scale=5,
+                            lines=1,
                             elem_id="question",
                         )
-                        send = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
-                    with gr.Accordion("Answer settings and filters", open=False):
+                        send = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="ask")
+                        stop = gr.Button("Stop", variant="stop", scale=1, min_width=80, elem_id="stop")
+                    with gr.Accordion("Answer settings and filters", open=False, elem_id="settings"):
                         with gr.Row():
                             backend = gr.Dropdown(
-                                ["extractive", "local", "openai"], value=settings.qa.llm, label="Answer backend"
+                                offered, value=default, label="Answer with", info=unavailable or None, elem_id="backend"
                             )
                             k = gr.Slider(2, 12, value=settings.qa.k, step=1, label="Passages")
                         doc_types = gr.CheckboxGroup(
@@ -306,13 +463,14 @@ def build_ui(chat: ChatApp) -> Any:
                         )
                         source = gr.Textbox(label="Only files whose name contains (comma-separated)", value="")
                         with gr.Row():
-                            since = gr.Textbox(label="From date (YYYY-MM-DD)", value="")
-                            until = gr.Textbox(label="To date (YYYY-MM-DD)", value="")
+                            since = gr.Textbox(label="From date (YYYY-MM-DD)", value="", elem_id="since")
+                            until = gr.Textbox(label="To date (YYYY-MM-DD)", value="", elem_id="until")
+                        date_error = gr.HTML("", elem_classes=["field-error"], elem_id="date-error")
                     clear = gr.Button("New conversation", size="sm")
                 with gr.Column(scale=2):
                     sources = gr.HTML(sources_html(None), elem_id="sources")
         with gr.Tab("Documents"):
-            docs = gr.HTML(documents_html(chat.answerer.store), elem_id="documents")
+            docs = gr.HTML("", elem_id="documents")
             files = gr.File(
                 label=f"Add documents ({', '.join(sorted(SUPPORTED))}; up to {MAX_UPLOAD_MB} MB each)",
                 file_count="multiple",
@@ -322,30 +480,81 @@ def build_ui(chat: ChatApp) -> Any:
             upload_btn = gr.Button("Ingest uploaded files", elem_id="ingest")
             upload_log = gr.HTML("", elem_id="upload-log")
 
-        inputs = [box, bot, backend, k, doc_types, source, since, until, answers]
-        outputs = [bot, sources, searched, answers, box]
+        def accept(message: str, running: bool) -> tuple[str, str, bool]:
+            """Take the question from the box, unless an answer is running: then the text stays
+            in the box and the page says why (one model answers one question at a time)."""
+            if running:
+                raise gr.Error(
+                    "An answer is still being written: wait for it or press Stop, then press Enter again. "
+                    "Your text is kept.",
+                    duration=6,
+                    title="One question at a time",
+                )
+            return "", (message or "").strip(), bool((message or "").strip())
+
+        answer_inputs = [asked, bot, backend, k, doc_types, source, since, until, answers]
+        answer_outputs = [bot, sources, searched, answers, busy]
         # One answer at a time: the local model is one per process.
-        send.click(
-            chat.respond, inputs, outputs, api_visibility="private", concurrency_limit=1, concurrency_id="answer"
-        )
-        box.submit(
-            chat.respond, inputs, outputs, api_visibility="private", concurrency_limit=1, concurrency_id="answer"
-        )
+        lane = {"api_visibility": "private", "concurrency_limit": 1, "concurrency_id": "answer"}
+        runs = []
+        for trigger in (send.click, box.submit):
+            first = trigger(accept, [box, busy], [box, asked, busy], queue=False, api_visibility="private")
+            runs.append(first.success(chat.respond, answer_inputs, answer_outputs, **lane))
 
         def on_example(data: Any) -> str:
             return str(data.value["text"])
 
         on_example.__annotations__["data"] = gr.SelectData  # Gradio injects the clicked example by annotation
-        bot.example_select(on_example, None, box, api_visibility="private").then(
-            chat.respond, inputs, outputs, api_visibility="private", concurrency_limit=1, concurrency_id="answer"
+        runs.append(
+            bot.example_select(on_example, None, asked, api_visibility="private").then(
+                chat.respond, answer_inputs, answer_outputs, **lane
+            )
         )
 
-        def on_like(history: list[dict[str, Any]], state: list[dict[str, Any]], data: Any) -> None:
-            chat.feedback(data, history, state)
+        def stopped(
+            history: list[dict[str, Any]], state: list[dict[str, Any]], running: bool
+        ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], bool]:
+            if not running:
+                return history, state, False
+            history = [*history[:-1], {"role": "assistant", "content": "⏹ Stopped. Ask again when you are ready."}]
+            return history, [*state, {}], False  # the stopped turn has no answer to rate or follow up on
+
+        stop.click(
+            stopped, [bot, answers, busy], [bot, answers, busy], cancels=runs, queue=False, api_visibility="private"
+        )
+
+        def edit_search(state: list[dict[str, Any]]) -> str:
+            last = next((a for a in reversed(state) if a), None)
+            return str(last["rewritten_question"]) if last else ""
+
+        searched.click(edit_search, answers, box, queue=False, api_visibility="private")
+
+        def check_dates(a: str, b: str) -> str:
+            bad = valid_date(a) or valid_date(b)
+            return f"⚠ {_esc(bad)}" if bad else ""
+
+        for field in (since, until):
+            field.change(check_dates, [since, until], date_error, queue=False, api_visibility="private")
+
+        def on_like(history: list[dict[str, Any]], state: list[dict[str, Any]], data: Any) -> tuple[int, Any, str]:
+            turn = chat.feedback(data, history, state)
+            return turn, gr.update(visible=turn >= 0), ""
 
         on_like.__annotations__["data"] = gr.LikeData  # Gradio injects event data by annotation
-        bot.like(on_like, [bot, answers], None, api_visibility="private")
-        clear.click(lambda: ([], sources_html(None), "", [], ""), None, outputs, api_visibility="private")
+        bot.like(on_like, [bot, answers], [disliked, correction, saved], api_visibility="private")
+
+        def on_save(turn: int, text: str, state: list[dict[str, Any]]) -> tuple[str, Any, str]:
+            message = chat.correct(turn, text, state)
+            done = message.startswith("Saved")
+            return _esc(message), gr.update(visible=not done), "" if done else text
+
+        save.click(on_save, [disliked, right, answers], [saved, correction, right], api_visibility="private")
+        clear.click(
+            lambda: ([], sources_html(None), gr.update(visible=False), [], False),
+            None,
+            answer_outputs,
+            api_visibility="private",
+        )
 
         # Gradio injects progress through this default argument (its documented pattern).
         def on_upload(uploaded: list[Any] | None, progress: Any = gr.Progress(track_tqdm=True)) -> tuple[str, str]:  # noqa: B008
@@ -359,6 +568,8 @@ def build_ui(chat: ChatApp) -> Any:
             concurrency_limit=1,
             concurrency_id="ingest",  # its own lane: uploads never block answers
         )
+        # The documents list as it is now, on every page load (uploads from other tabs included).
+        demo.load(lambda: documents_html(chat.answerer.store), None, docs, api_visibility="private")
         gr.api(chat.ask_api, api_name="ask", concurrency_limit=1, concurrency_id="answer")
     return demo
 
@@ -421,6 +632,7 @@ def serve(
         quiet=True,
         theme=gr.themes.Soft(),
         css=CSS,
+        head=CITE_JS,
         footer_links=["api"],
         ssr_mode=False,
     )

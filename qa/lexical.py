@@ -22,9 +22,15 @@ from vectorstore import ChunkMeta, ChunkStore
 from .text import STOP, stem, tokens
 
 log = logging.getLogger(__name__)
-# bm25s sets its logger to DEBUG on import; its "building index" lines are noise here.
-logging.getLogger("bm25s").setLevel(logging.WARNING)
 FORMAT = 1  # bump when the saved state changes shape
+
+
+def _bm25s() -> Any:
+    import bm25s
+
+    # bm25s sets its logger to DEBUG on import; its "building index" lines are noise here.
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    return bm25s
 
 
 def load_or_build(store: ChunkStore, lock_timeout: float = 600.0) -> LexicalIndex:
@@ -61,7 +67,7 @@ class LexicalIndex:
     chunks here); a store changed behind its back has another version, so the index is rebuilt."""
 
     def __init__(self, ids: list[str], texts: list[str], metas: list[ChunkMeta]) -> None:
-        import bm25s
+        bm25s = _bm25s()
 
         corpus_tokens = [tokens(f"{m.section} {t}") for m, t in zip(metas, texts, strict=True)]
         df: dict[str, int] = {}
@@ -138,10 +144,13 @@ class LexicalIndex:
     @classmethod
     def load(cls, folder: Path, version: str) -> LexicalIndex | None:
         """The saved index if it was built from this version of the store, else None."""
-        import bm25s
-
+        bm25s = _bm25s()
+        pointer = folder / "CURRENT"
+        if not pointer.exists():
+            return None  # never saved here
         try:
-            if (folder / "CURRENT").read_text(encoding="utf-8").strip() != version:
+            if pointer.read_text(encoding="utf-8").strip() != version:
+                log.info("the saved lexical index in %s is of another store version; rebuilding it", folder)
                 return None
             state = json.loads((folder / version / "state.json").read_text(encoding="utf-8"))
             if state.get("format") != FORMAT or state.get("version") != version:

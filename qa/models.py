@@ -75,6 +75,17 @@ def _part_paths(spec: ModelSpec) -> list[Path]:
     return paths
 
 
+def installed(name: str, folder: Path) -> bool:
+    """Can the local model run here (assembled already, or all its part packages present)?"""
+    spec = MODELS[name]
+    if (folder / spec.file_name).exists():
+        return True
+    try:
+        return all(p.exists() for p in _part_paths(spec))
+    except ModelError:
+        return False
+
+
 def assemble(spec: ModelSpec, folder: Path) -> Path:
     """The model's GGUF in `folder`, concatenated from its packages on first use.
 

@@ -10,6 +10,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,8 @@ SHARED = ROOT.parent / "shared"
 CORPUS = SHARED / "corpus"
 DEV_SET = SHARED / "eval" / "dev.jsonl"
 FIXTURES = Path(__file__).parent / "fixtures"
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = ROOT / "test-artifacts"
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
@@ -137,3 +140,78 @@ def corpus_answerer(corpus_store):  # type: ignore[no-untyped-def]
 
     settings, store, _ = corpus_store
     return Answerer(store, settings.qa)
+
+
+@dataclass
+class Served:
+    url: str
+    data_dir: Path
+    log: Path
+
+
+@pytest.fixture(scope="session")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """One `ragqa serve --docs ../shared/corpus` for the browser tests, as a user starts it
+    (default backend: the local 1.5B model)."""
+    if not CORPUS.exists():
+        pytest.skip("../shared/corpus is not present")
+    data = tmp_path_factory.mktemp("serve-data")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAGQA_")} | {"RAGQA_DATA_DIR": str(data)}
+    log = data / "serve.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cli", "serve", "--docs", str(CORPUS), "--port", str(port), "--host", "127.0.0.1"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(url, proc, 300)
+        yield Served(url, data, log)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="session")
+def server(served: Served) -> str:
+    return served.url
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Debian's Chromium driven by Playwright (never a downloaded browser)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--headless",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+def open_page(browser: object, width: int, height: int, url: str) -> Iterator[object]:
+    """A fresh page (its own Gradio session) on the served app."""
+    page = browser.new_page(viewport={"width": width, "height": height})  # type: ignore[attr-defined]
+    page.goto(url)
+    page.wait_for_selector("#question textarea", timeout=60_000)
+    yield page
+    page.close()

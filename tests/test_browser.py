@@ -11,62 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CORPUS, ROOT, free_port, wait_until_up
+from tests.conftest import ARTIFACTS, ROOT, free_port, open_page, wait_until_up
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = ROOT / "test-artifacts"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if not CORPUS.exists():
-        pytest.skip("../shared/corpus is not present")
-    data = tmp_path_factory.mktemp("serve-data")
-    port = free_port()
-    env = {**os.environ, "RAGQA_DATA_DIR": str(data)}
-    log = (data / "serve.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cli", "serve", "--docs", str(CORPUS), "--port", str(port), "--host", "127.0.0.1"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    wait_until_up(url, proc, 240)
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
-@pytest.fixture(scope="module")
-def page(server: str) -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--headless",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--no-first-run",
-            ],
-        )
-        pg = browser.new_page(viewport={"width": 1400, "height": 950})
-        pg.goto(server)
-        pg.wait_for_selector("#question textarea", timeout=60_000)
-        yield pg
-        browser.close()
+def page(browser, server: str) -> Iterator[object]:  # type: ignore[no-untyped-def]
+    yield from open_page(browser, 1400, 950, server)
 
 
 def _ask(page, question: str, expect: str) -> None:  # type: ignore[no-untyped-def]

@@ -241,31 +241,36 @@ def test_grounding_never_cites_a_passage_without_the_answers_facts(
         assert g.quote == passages[g.passage].text[g.start : g.end]
 
 
-def test_feedback_is_appended_in_question_set_format(tmp_path: Path) -> None:
+def test_feedback_and_corrections_are_eval_items(tmp_path: Path) -> None:
     from types import SimpleNamespace
 
     from app import ChatApp
+    from eval import load_questions
 
     settings = SimpleNamespace(store=SimpleNamespace(data_dir=tmp_path))
     chat = ChatApp(answerer=None, settings=settings)  # type: ignore[arg-type]
     history = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]
     answers = [
         {
-            "question": "When?",
-            "answer": "February 2, 2019 [1].",
+            "question": "and when?",
+            "rewritten_question": "When did the US exit the INF Treaty?",
+            "answer": "February 2, 2019 [1] — “Americans confirmed the exit from February 2.”",
             "abstained": False,
-            "backend": "extractive",
-            "citations": [{"source": "x.txt"}],
+            "backend": "local",
+            "citations": [{"source": "x.txt", "quote": "Americans confirmed the exit from February 2."}],
         }
     ]
-    chat.feedback(SimpleNamespace(index=1, liked=True), history, answers)
-    chat.feedback(SimpleNamespace(index=[1, 0], liked=False), history, answers)
-    rows = [json.loads(line) for line in (tmp_path / "feedback.jsonl").read_text().splitlines()]
-    assert [r["feedback"] for r in rows] == ["up", "down"]
-    from eval import Question
-
-    q = Question.model_validate(rows[0])
-    assert q.question == "When?" and q.sources == ["x.txt"] and q.answer.startswith("February 2")
+    assert chat.feedback(SimpleNamespace(index=1, liked=True), history, answers) == -1  # saved at once
+    turn = chat.feedback(SimpleNamespace(index=[1, 0], liked=False), history, answers)
+    assert turn == 0  # a thumbs-down asks for the right answer first
+    assert chat.correct(turn, "  ", answers).startswith("Type the right answer")
+    assert chat.correct(turn, "August 2, 2019", answers).startswith("Saved")
+    questions, errors = load_questions(tmp_path / "feedback.jsonl")
+    assert not errors and len(questions) == 2
+    up, down = questions
+    assert up.question == "When did the US exit the INF Treaty?" and up.answer == "February 2, 2019"
+    assert up.sources == ["x.txt"] and up.evidence.startswith("Americans confirmed")
+    assert down.answer == "August 2, 2019" and down.sources == [] and down.type == ""
 
 
 class _FakeLLMServer:
