@@ -47,12 +47,13 @@ CSS = """
 a.cite { text-decoration: underline; cursor: pointer; color: #2563eb; }
 a.cite:focus { outline: 2px solid #2563eb; outline-offset: 1px; }
 .strip { font-size: 0.85em; color: var(--body-text-color-subdued); }
-#searched button { font-size: 0.95em; text-align: left; justify-content: flex-start; }
+#searched { font-size: 15px !important; font-weight: 500; text-align: left; justify-content: flex-start; }
 .notice { color: #a15c00; }
 .field-error { color: #b42318; font-size: 0.9em; min-height: 0; }
 .doc-scroll { overflow-x: auto; max-width: 100%; }
 .doc-table td, .doc-table th { padding: 4px 8px; text-align: left; white-space: nowrap; }
 @media (max-width: 640px) {
+  .gradio-container { padding-left: 6px !important; padding-right: 6px !important; }
   #ask-row { flex-direction: column; }
   #ask-row > * { width: 100% !important; min-width: 100% !important; }
 }
@@ -110,24 +111,31 @@ def _section(section: str, title: str) -> str:
     return _esc(rest or "whole document")
 
 
+def _plain(text: str) -> str:
+    """Message text made inert (no tags can form) but readable as a label: quotes and
+    apostrophes stay as they are, so screen readers never meet markup or entities."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def answer_markdown(ans: Answer) -> str:
-    """Chat text: the escaped answer (its [n] markers become links in the page), a compact
-    strip naming each source under it (on a phone the cards are far below), and any notice."""
-    body = _esc(ans.answer)
+    """Chat text: the answer (its [n] markers become links in the page), a compact line naming
+    each source under it (on a phone the cards are far below), and any notice. Plain text, no
+    HTML, so the chat's screen-reader labels read what the user sees."""
+    body = _plain(ans.answer)
     if ans.abstained:
-        body += "<br><em>The closest passages are shown with the sources; none of them answers the question.</em>"
+        body += "\n\nThe closest passages are shown with the sources; none of them answers the question."
     elif ans.citations:
-        strip = " · ".join(f"[{c.n}] {_esc(c.title)}{f' ({c.date})' if c.date else ''}" for c in ans.citations)
-        body += f"<br><span class='strip'>Sources: {strip}</span>"
+        strip = " · ".join(f"[{c.n}] {_plain(c.title)}{f' ({c.date})' if c.date else ''}" for c in ans.citations)
+        body += f"\n\nSources: {strip}"
     if ans.notice:
-        body += f'<br><span class="notice">⚠ {_esc(ans.notice)}</span>'
+        body += f"\n\n⚠ {_plain(ans.notice)}"
     return body
 
 
 def streamed_text(partial: str) -> str:
-    """The model's words while it writes, without its passage numbers: the grounded answer
-    puts each [n] where it belongs once, instead of a marker that jumps at the end."""
-    return _esc(re.sub(r"\s*\[\d{1,2}\]", "", partial)) + " ▌"
+    """The model's words while it writes, without its passage numbers (a finished "[1]" or
+    one still being written): the grounded answer then puts each [n] where it belongs, once."""
+    return _plain(re.sub(r"\s*\[\d{0,2}\]?", "", partial)) + " ▌"
 
 
 HEADING = re.compile(r"^#{1,6}\s*(.+?)\s*#*\s*$", re.M)
@@ -252,18 +260,23 @@ class ChatApp:
         since: str,
         until: str,
         answers: list[dict[str, Any]],
-    ) -> Iterator[tuple[list[dict[str, Any]], str, Any, list[dict[str, Any]], bool]]:
+        go: bool = True,
+    ) -> Iterator[tuple[Any, Any, Any, Any, Any]]:
         """Stream one answer. It never writes the question box, so what the user types
-        meanwhile stays; the last value (False) tells the page it may ask again."""
+        meanwhile stays; the last value (False) tells the page it may ask again. `go` False:
+        the page did not take a question (one was running), so nothing changes."""
         import gradio as gr
 
+        if not go:
+            yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return
         hidden = gr.update(visible=False)
         message = (message or "").strip()
         if not message:
             yield history, sources_html(None), hidden, answers, False
             return
         pairs = _pairs(history, answers)
-        history = [*history, {"role": "user", "content": _esc(message)}, {"role": "assistant", "content": "…"}]
+        history = [*history, {"role": "user", "content": _plain(message)}, {"role": "assistant", "content": "…"}]
         yield history, sources_html(None), hidden, answers, True
         pieces = 0
         try:
@@ -303,13 +316,13 @@ class ChatApp:
             log.warning("answer stopped by the user after %d streamed pieces", pieces)
             raise
         except RagqaError as exc:
-            history[-1] = {"role": "assistant", "content": f"⚠ {_esc(str(exc))}"}
+            history[-1] = {"role": "assistant", "content": f"⚠ {_plain(str(exc))}"}
             yield history, sources_html(None), hidden, [*answers, {}], False
         except Exception as exc:  # the page must survive any backend failure
             log.exception("answer failed")
             history[-1] = {
                 "role": "assistant",
-                "content": f"⚠ Something went wrong answering this ({_esc(type(exc).__name__)}). Try again.",
+                "content": f"⚠ Something went wrong answering this ({_plain(type(exc).__name__)}). Try again.",
             }
             yield history, sources_html(None), hidden, [*answers, {}], False
 
@@ -452,6 +465,7 @@ def build_ui(chat: ChatApp) -> Any:
                         )
                         send = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="ask")
                         stop = gr.Button("Stop", variant="stop", scale=1, min_width=80, elem_id="stop")
+                    status = gr.HTML("", elem_id="status")
                     with gr.Accordion("Answer settings and filters", open=False, elem_id="settings"):
                         with gr.Row():
                             backend = gr.Dropdown(
@@ -480,33 +494,34 @@ def build_ui(chat: ChatApp) -> Any:
             upload_btn = gr.Button("Ingest uploaded files", elem_id="ingest")
             upload_log = gr.HTML("", elem_id="upload-log")
 
-        def accept(message: str, running: bool) -> tuple[str, str, bool]:
+        def accept(message: str, running: bool) -> tuple[Any, Any, bool, str, bool]:
             """Take the question from the box, unless an answer is running: then the text stays
             in the box and the page says why (one model answers one question at a time)."""
             if running:
-                raise gr.Error(
-                    "An answer is still being written: wait for it or press Stop, then press Enter again. "
-                    "Your text is kept.",
-                    duration=6,
-                    title="One question at a time",
+                busy_note = (
+                    "<span class='notice'>An answer is still being written: wait for it or press Stop, "
+                    "then press Enter again. Your text is kept.</span>"
                 )
-            return "", (message or "").strip(), bool((message or "").strip())
+                return gr.skip(), gr.skip(), True, busy_note, False
+            question = (message or "").strip()
+            return "", question, bool(question), "", True
 
-        answer_inputs = [asked, bot, backend, k, doc_types, source, since, until, answers]
+        go = gr.State(False)  # False: the question was not taken (an answer is running)
+        answer_inputs = [asked, bot, backend, k, doc_types, source, since, until, answers, go]
         answer_outputs = [bot, sources, searched, answers, busy]
         # One answer at a time: the local model is one per process.
         lane = {"api_visibility": "private", "concurrency_limit": 1, "concurrency_id": "answer"}
         runs = []
         for trigger in (send.click, box.submit):
-            first = trigger(accept, [box, busy], [box, asked, busy], queue=False, api_visibility="private")
-            runs.append(first.success(chat.respond, answer_inputs, answer_outputs, **lane))
+            first = trigger(accept, [box, busy], [box, asked, busy, status, go], queue=False, api_visibility="private")
+            runs.append(first.then(chat.respond, answer_inputs, answer_outputs, **lane))
 
-        def on_example(data: Any) -> str:
-            return str(data.value["text"])
+        def on_example(data: Any) -> tuple[str, bool]:
+            return str(data.value["text"]), True
 
         on_example.__annotations__["data"] = gr.SelectData  # Gradio injects the clicked example by annotation
         runs.append(
-            bot.example_select(on_example, None, asked, api_visibility="private").then(
+            bot.example_select(on_example, None, [asked, go], api_visibility="private").then(
                 chat.respond, answer_inputs, answer_outputs, **lane
             )
         )
