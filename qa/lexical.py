@@ -1,5 +1,10 @@
 """The lexical side of retrieval: a BM25 index over the store's chunks, with term weights,
-document vocabularies and the corpus's acronyms, persisted next to the store."""
+document vocabularies and the corpus's acronyms, persisted next to the store.
+
+On disk (`lexical/<collection>/` of the data dir, or RAGQA_LEXICAL_DIR): a base index (bm25s,
+memory-mapped) built from every chunk, plus a small delta of the documents added, changed or
+removed since; `CURRENT` names both and the store version they describe. An ingest of a few
+documents writes a new delta instead of rebuilding the base."""
 
 from __future__ import annotations
 
@@ -22,7 +27,11 @@ from vectorstore import ChunkMeta, ChunkStore
 from .text import STOP, stem, tokens
 
 log = logging.getLogger(__name__)
-FORMAT = 1  # bump when the saved state changes shape
+FORMAT = 2  # bump when the saved state changes shape
+DELTA_SHARE = 0.2  # a delta larger than this share of the base is merged by rebuilding the base
+K1, B = 1.5, 0.75  # bm25s's defaults, so delta rows score like base rows
+
+Rows = list[tuple[str, str, ChunkMeta]]
 
 
 def _bm25s() -> Any:
@@ -35,47 +44,74 @@ def _bm25s() -> Any:
 
 def load_or_build(store: ChunkStore, lock_timeout: float = 600.0) -> LexicalIndex:
     """The index of the store as it is now: loaded when the saved one matches the store's
-    version, else built from the store's chunks and saved. Building happens under a lock on
-    the index folder, so replicas starting together build it once and the others load it."""
+    version; else the saved base plus a new delta of what changed (a few documents: seconds),
+    or a new base (many changed, or none saved). Writing happens under a lock on the index
+    folder, so replicas starting together build it once and the others load it."""
     folder = store.config.lexical_path
     started = time.perf_counter()
-    version = store.version()
+    docs = store.document_hashes()
+    version = store.version(docs)
     index = LexicalIndex.load(folder, version)
     if index is None:
         try:
             with ingest_lock(folder, lock_timeout):
                 index = LexicalIndex.load(folder, version)  # another process may have just built it
                 if index is None:
-                    rows = list(store.all_chunks())
-                    index = LexicalIndex([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
-                    index.save(folder, version)
-                    log.info("BM25 over %d chunks built and saved in %.2fs", len(rows), time.perf_counter() - started)
+                    index = _update(store, folder, version, docs)
+                    log.info("BM25 over %d chunks updated in %.2fs", len(index.ids), time.perf_counter() - started)
                     return index
         except OSError as exc:  # read-only or full disk: serve anyway, rebuilding at each start
             log.warning("cannot save the lexical index in %s (%s); it is rebuilt at each start", folder, exc)
-            rows = list(store.all_chunks())
-            return LexicalIndex([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
+            return LexicalIndex.build(list(store.all_chunks()))
     log.info("BM25 over %d chunks loaded in %.2fs", len(index.ids), time.perf_counter() - started)
     return index
 
 
+def _update(store: ChunkStore, folder: Path, version: str, docs: dict[str, str]) -> LexicalIndex:
+    base = LexicalIndex.load(folder, None)  # the saved base without its delta
+    if base is not None and base.covered:
+        changed = sorted(d for d, h in docs.items() if base.covered.get(d) != h)
+        gone = sorted(d for d, h in base.covered.items() if docs.get(d) != h)
+        rows = store.chunks_of(changed)
+        if len(rows) <= DELTA_SHARE * len(base.ids):
+            base.apply_delta(rows, gone)
+            base.save_delta(folder, version, docs, rows, gone)
+            return base
+    index = LexicalIndex.build(list(store.all_chunks()), docs)
+    index.save_base(folder, version)
+    return index
+
+
+def _pointer(folder: Path) -> dict[str, Any] | None:
+    try:
+        current = json.loads((folder / "CURRENT").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None  # never saved here
+    return current if isinstance(current, dict) and current.get("format") == FORMAT else None
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}-{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
 class LexicalIndex:
-    """BM25 (bm25s) over the store's chunks, plus document frequencies for term weights.
+    """BM25 over the store's chunks (a bm25s base plus delta rows scored the same way),
+    document frequencies for term weights, document vocabularies, titles and acronyms."""
 
-    Saved next to the store with the store's version (`load_or_build`): a start loads it,
-    memory-mapped, instead of normalising every chunk's words again (about 2 s per 10k
-    chunks here); a store changed behind its back has another version, so the index is rebuilt."""
-
-    def __init__(self, ids: list[str], texts: list[str], metas: list[ChunkMeta]) -> None:
+    @classmethod
+    def build(cls, rows: Rows, covered: dict[str, str] | None = None) -> LexicalIndex:
+        """A new base over `rows`; `covered` is the {doc_id: content_hash} it was built from."""
         bm25s = _bm25s()
-
+        ids, texts, metas = [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
         corpus_tokens = [tokens(f"{m.section} {t}") for m, t in zip(metas, texts, strict=True)]
         df: dict[str, int] = {}
         for toks in corpus_tokens:
             for tok in set(toks):
                 df[tok] = df.get(tok, 0) + 1
         vocab = {tok: i for i, tok in enumerate(df)}
-        bm25 = bm25s.BM25()
+        bm25 = bm25s.BM25(k1=K1, b=B)
         if ids:
             bm25.index(
                 bm25s.tokenization.Tokenized(ids=[[vocab[t] for t in toks] for toks in corpus_tokens], vocab=vocab),
@@ -85,9 +121,10 @@ class LexicalIndex:
         doc_tokens: dict[str, set[str]] = {}
         for meta, toks in zip(metas, corpus_tokens, strict=True):
             doc_tokens.setdefault(meta.doc_id, set()).update(toks)
-        self._finish(ids, texts, metas, df, doc_tokens, _acronyms(texts), bm25)
+        avgdl = sum(map(len, corpus_tokens)) / max(1, len(corpus_tokens))
+        return cls(ids, texts, metas, df, doc_tokens, _acronyms(texts), bm25, avgdl, covered or {})
 
-    def _finish(
+    def __init__(
         self,
         ids: list[str],
         texts: list[str],
@@ -96,72 +133,111 @@ class LexicalIndex:
         doc_tokens: dict[str, set[str]],
         acronyms: set[str],
         bm25: Any,
+        avgdl: float,
+        covered: dict[str, str],
     ) -> None:
         self.ids, self.texts, self.metas = ids, texts, metas
-        self.row = {cid: i for i, cid in enumerate(ids)}
         self.df, self.doc_tokens, self.acronyms, self._bm25 = df, doc_tokens, acronyms, bm25
-        self._vocab = {tok: i for i, tok in enumerate(df)}
-        self.n = max(1, len(ids))
-        self.years = np.array([m.date_num // 10000 for m in metas], dtype=np.int32)
-        self.titles = {m.doc_id: m.title for m in metas}
+        self.avgdl, self.covered = avgdl, covered
+        self.base_rows = len(ids)
+        self.live = np.ones(len(ids), dtype=bool)
+        self._delta_tf: list[dict[str, int]] = []  # term counts of the delta rows, in row order
+        self._index_rows()
+
+    def _index_rows(self) -> None:
+        self.row = {cid: i for i, cid in enumerate(self.ids) if self.live[i]}
+        self.n = max(1, int(self.live.sum()))
+        self.years = np.array([m.date_num // 10000 for m in self.metas], dtype=np.int32)
+        self.titles = {m.doc_id: m.title for m, ok in zip(self.metas, self.live, strict=True) if ok}
+
+    def apply_delta(self, rows: Rows, gone: list[str]) -> None:
+        """Hide the rows of documents removed or changed since the base, append the chunks of
+        the new and changed ones (their term frequencies join the document frequencies)."""
+        dead = set(gone)
+        self.live = np.array([m.doc_id not in dead for m in self.metas], dtype=bool)
+        for doc in dead:
+            self.doc_tokens.pop(doc, None)
+        for cid, text, meta in rows:
+            toks = tokens(f"{meta.section} {text}")
+            tf: dict[str, int] = {}
+            for tok in toks:
+                tf[tok] = tf.get(tok, 0) + 1
+            for tok in tf:
+                self.df[tok] = self.df.get(tok, 0) + 1
+            self._delta_tf.append(tf)
+            self.doc_tokens.setdefault(meta.doc_id, set()).update(tf)
+            self.ids.append(cid)
+            self.texts.append(text)
+            self.metas.append(meta)
+        self.live = np.concatenate([self.live, np.ones(len(rows), dtype=bool)])
+        self.acronyms |= _acronyms([r[1] for r in rows])
+        self._index_rows()
 
     # --- persistence ------------------------------------------------------------------
-    def save(self, folder: Path, version: str) -> None:
-        """Write the index as `folder/<version>/` and point `folder/CURRENT` at it. Each writer
-        fills a private temporary folder first and the pointer is replaced atomically, so a
-        reader (another replica on shared storage) never sees half an index."""
+    def save_base(self, folder: Path, version: str) -> None:
+        """Write the base as `folder/base-<version>/` and point `CURRENT` at it (no delta).
+        Each writer fills a private temporary folder first and the pointer is replaced
+        atomically, so a reader (another replica on shared storage) never sees half an index."""
         folder.mkdir(parents=True, exist_ok=True)
+        name = f"base-{version}"
         tmp = Path(tempfile.mkdtemp(prefix=".writing-", dir=folder))
         try:
             if self.ids:
                 self._bm25.save(str(tmp / "bm25"), show_progress=False)
             state = {
                 "format": FORMAT,
-                "version": version,
                 "ids": self.ids,
                 "texts": self.texts,
                 "metas": [m.model_dump() for m in self.metas],
                 "df": self.df,
                 "doc_tokens": {d: sorted(t) for d, t in self.doc_tokens.items()},
                 "acronyms": sorted(self.acronyms),
+                "avgdl": self.avgdl,
+                "covered": self.covered,
             }
             (tmp / "state.json").write_text(json.dumps(state), encoding="utf-8")
-            final = folder / version
-            if final.exists():  # another process saved this version first
+            if (folder / name).exists():  # another process saved this version first
                 shutil.rmtree(tmp)
             else:
-                tmp.rename(final)
+                tmp.rename(folder / name)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        pointer = folder / f".CURRENT-{os.getpid()}"
-        pointer.write_text(version, encoding="utf-8")
-        os.replace(pointer, folder / "CURRENT")
+        self._point(folder, {"format": FORMAT, "version": version, "base": name, "delta": None})
+
+    def save_delta(self, folder: Path, version: str, docs: dict[str, str], rows: Rows, gone: list[str]) -> None:
+        """Write the rows added since the base (and the documents it no longer holds) beside it."""
+        current = _pointer(folder)
+        assert current is not None
+        name = f"delta-{version}.json"
+        delta = {"rows": [[cid, text, meta.model_dump()] for cid, text, meta in rows], "gone": gone}
+        _write_atomic(folder / name, json.dumps(delta))
+        self._point(folder, {**current, "version": version, "delta": name})
+
+    @staticmethod
+    def _point(folder: Path, current: dict[str, Any]) -> None:
+        _write_atomic(folder / "CURRENT", json.dumps(current))
+        keep = {current["base"], current.get("delta")}
         for old in folder.iterdir():  # earlier versions (a replica still reading one keeps its open files)
-            if old.is_dir() and old.name != version and not old.name.startswith(".writing-"):
-                shutil.rmtree(old, ignore_errors=True)
+            if old.name not in keep and old.name.startswith(("base-", "delta-")):
+                shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink(missing_ok=True)
 
     @classmethod
-    def load(cls, folder: Path, version: str) -> LexicalIndex | None:
-        """The saved index if it was built from this version of the store, else None."""
-        bm25s = _bm25s()
-        pointer = folder / "CURRENT"
-        if not pointer.exists():
-            return None  # never saved here
+    def load(cls, folder: Path, version: str | None) -> LexicalIndex | None:
+        """The saved index if it describes this version of the store (base and delta), else
+        None; `version` None: the saved base alone, whatever its version (to add a delta to)."""
+        current = _pointer(folder)
+        if current is None:
+            return None
+        if version is not None and current.get("version") != version:
+            log.info("the saved lexical index in %s is of another store version; updating it", folder)
+            return None
         try:
-            if pointer.read_text(encoding="utf-8").strip() != version:
-                log.info("the saved lexical index in %s is of another store version; rebuilding it", folder)
-                return None
-            state = json.loads((folder / version / "state.json").read_text(encoding="utf-8"))
-            if state.get("format") != FORMAT or state.get("version") != version:
-                return None
-            bm25 = (
-                bm25s.BM25.load(str(folder / version / "bm25"), mmap=True, show_progress=False)
-                if state["ids"]
-                else bm25s.BM25()
-            )
-            index = cls.__new__(cls)
-            index._finish(
+            base = folder / current["base"]
+            state = json.loads((base / "state.json").read_text(encoding="utf-8"))
+            bm25s = _bm25s()
+            bm25 = bm25s.BM25.load(str(base / "bm25"), mmap=True, show_progress=False) if state["ids"] else None
+            index = cls(
                 state["ids"],
                 state["texts"],
                 [ChunkMeta.model_validate(m) for m in state["metas"]],
@@ -169,9 +245,15 @@ class LexicalIndex:
                 {d: set(t) for d, t in state["doc_tokens"].items()},
                 set(state["acronyms"]),
                 bm25,
+                float(state["avgdl"]),
+                dict(state["covered"]),
             )
+            if version is not None and current.get("delta"):
+                delta = json.loads((folder / current["delta"]).read_text(encoding="utf-8"))
+                rows = [(cid, text, ChunkMeta.model_validate(meta)) for cid, text, meta in delta["rows"]]
+                index.apply_delta(rows, list(delta["gone"]))
             return index
-        except (OSError, ValueError, KeyError) as exc:  # missing, half-copied or from another release
+        except (OSError, ValueError, KeyError, TypeError) as exc:  # half-copied, damaged or from another release
             log.warning("the saved lexical index in %s is unusable (%s); rebuilding it", folder, type(exc).__name__)
             return None
 
@@ -211,10 +293,19 @@ class LexicalIndex:
         return math.log(1 + (self.n - self.df.get(term, 0) + 0.5) / (self.df.get(term, 0) + 0.5))
 
     def scores(self, query: str) -> np.ndarray:
-        q = [t for t in tokens(query) if t in self._vocab]
-        if not q or not self.ids:
-            return np.zeros(len(self.ids), dtype=np.float32)
-        return np.asarray(self._bm25.get_scores(q), dtype=np.float32)
+        """BM25 of every row (0 for rows of removed documents)."""
+        out = np.zeros(len(self.ids), dtype=np.float32)
+        q = [t for t in tokens(query) if t in self.df]
+        if not q:
+            return out
+        base_vocab = self._bm25.vocab_dict if self._bm25 is not None else {}
+        in_base = [t for t in q if t in base_vocab]
+        if in_base:
+            out[: self.base_rows] = self._bm25.get_scores(in_base)
+        for i, tf in enumerate(self._delta_tf):  # a few documents: scored here, with the whole index's df
+            norm = K1 * (1 - B + B * sum(tf.values()) / (self.avgdl or 1.0))
+            out[self.base_rows + i] = sum(self.idf(t) * tf[t] / (tf[t] + norm) for t in q if t in tf)
+        return out * self.live
 
 
 def _acronyms(texts: list[str]) -> set[str]:

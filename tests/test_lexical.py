@@ -1,8 +1,10 @@
-"""The persisted BM25 index: saved with the store's version, loaded instead of rebuilt, and
-rebuilt when the store changed behind its back (real embedded Chroma, fake embeddings)."""
+"""The persisted BM25 index: saved with the store's version, loaded instead of rebuilt, brought
+up to date by a small delta when a few documents change behind its back, rebuilt when many do
+(real embedded Chroma, fake embeddings)."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -10,56 +12,99 @@ import pytest
 
 from cli import build_store, main
 from ingest import Ingestor
-from qa import lexical
 from qa.lexical import LexicalIndex, load_or_build
 from tests.conftest import FIXTURES
 
 
+def _ingest(settings, store, tmp_path: Path, *names: str, prune: bool = False) -> None:  # type: ignore[no-untyped-def]
+    corpus = tmp_path / "corpus"
+    corpus.mkdir(exist_ok=True)
+    for name in names:
+        shutil.copy(FIXTURES / name, corpus)
+    Ingestor(store, settings.ingest, settings.store.data_dir, progress=False).run([corpus], prune=prune)
+
+
 @pytest.fixture
 def store(fake_settings, tmp_path: Path):  # type: ignore[no-untyped-def]
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    shutil.copy(FIXTURES / "treaty.md", corpus)
     store = build_store(fake_settings)
-    Ingestor(store, fake_settings.ingest, fake_settings.store.data_dir, progress=False).run([corpus])
+    _ingest(fake_settings, store, tmp_path, "treaty.md", "statute.md")
     return store
 
 
 def _no_rebuild(monkeypatch: pytest.MonkeyPatch) -> None:
-    def fail(*args: object) -> None:
-        raise AssertionError("the index was rebuilt instead of loaded")
+    def fail(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the base index was rebuilt")
 
-    monkeypatch.setattr(LexicalIndex, "__init__", fail)
+    monkeypatch.setattr(LexicalIndex, "build", fail)
+
+
+def _current(store) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    return json.loads((store.config.lexical_path / "CURRENT").read_text())
 
 
 def test_a_saved_index_is_loaded_with_the_same_scores(store, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     built = load_or_build(store)
-    assert (store.config.lexical_path / "CURRENT").read_text() == store.version()
+    assert _current(store)["version"] == store.version() and _current(store)["delta"] is None
     _no_rebuild(monkeypatch)
     loaded = load_or_build(store)
     assert loaded.ids == built.ids and loaded.df == built.df and loaded.acronyms == built.acronyms
-    assert (loaded.scores("withdraw notice ninety days") == built.scores("withdraw notice ninety days")).all()
-    assert loaded.scores("withdraw notice").max() > 0
+    query = "withdraw notice ninety days"
+    assert (loaded.scores(query) == built.scores(query)).all() and loaded.scores(query).max() > 0
 
 
-def test_a_store_changed_behind_the_index_is_detected_and_rebuilt(store, fake_settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    old = load_or_build(store)
-    more = tmp_path / "more"
-    more.mkdir()
-    shutil.copy(FIXTURES / "news.txt", more)
+def test_a_document_added_behind_the_index_arrives_as_a_delta(  # type: ignore[no-untyped-def]
+    store, fake_settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    load_or_build(store)
     # An ingest that does not touch the index (another process, an older release).
-    Ingestor(store, fake_settings.ingest, fake_settings.store.data_dir, progress=False).run([more])
+    _ingest(fake_settings, store, tmp_path, "news.txt")
     assert LexicalIndex.load(store.config.lexical_path, store.version()) is None  # stale: another version
-    new = load_or_build(store)
-    assert len(new.ids) == store.count() > len(old.ids)
-    assert {m.file_name for m in new.metas} == {"treaty.md", "news.txt"}
-    # Only the current version is kept on disk.
-    assert [p.name for p in store.config.lexical_path.iterdir() if p.is_dir()] == [store.version()]
+    with monkeypatch.context() as m:
+        _no_rebuild(m)
+        index = load_or_build(store)  # the base is kept, the news article is a delta
+    assert _current(store)["delta"] and len(index.ids) == store.count()
+    scores = index.scores("Vienna negotiators resume talks")
+    best = index.metas[int(scores.argmax())]
+    assert best.file_name == "news.txt" and scores.max() > 0
+    # The same ranking as a base built from scratch over the same chunks.
+    fresh = LexicalIndex.build(list(store.all_chunks()))
+    assert fresh.ids[int(fresh.scores("Vienna negotiators resume talks").argmax())] == index.ids[int(scores.argmax())]
+    # A new process loads base + delta.
+    with monkeypatch.context() as m:
+        _no_rebuild(m)
+        again = load_or_build(store)
+    assert again.ids == index.ids and (again.scores("Vienna talks") == index.scores("Vienna talks")).all()
+
+
+def test_a_removed_document_leaves_no_rows_to_find(store, fake_settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    load_or_build(store)
+    (tmp_path / "corpus" / "statute.md").unlink()
+    _ingest(fake_settings, store, tmp_path, prune=True)
+    index = load_or_build(store)
+    assert {index.metas[r].file_name for r in index.row.values()} == {"treaty.md"}
+    gone = [i for i, m in enumerate(index.metas) if m.file_name == "statute.md"]
+    assert gone and not index.scores("Secretary report Congress")[gone].any()
+    assert "statute.md" not in {index.metas[index.row[c]].file_name for c in index.row}
+
+
+def test_many_changes_rebuild_the_base(store, fake_settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    load_or_build(store)
+    first_base = _current(store)["base"]
+    _ingest(fake_settings, store, tmp_path, "news.txt")  # a third of the documents: more than the delta share
+    (tmp_path / "corpus" / "treaty.md").write_text("# Treaty on Other Matters\n\n### Article  I\n\n1. Nothing.\n")
+    _ingest(fake_settings, store, tmp_path)
+    index = load_or_build(store)
+    current = _current(store)
+    assert current["base"] != first_base and current["delta"] is None and len(index.ids) == store.count()
+    on_disk = sorted(
+        p.name for p in store.config.lexical_path.iterdir() if p.name.startswith(("base-", "delta-", "CUR"))
+    )
+    assert on_disk == sorted(["CURRENT", current["base"]])  # the old base is gone
 
 
 def test_a_damaged_index_is_rebuilt_not_fatal(store, caplog: pytest.LogCaptureFixture) -> None:  # type: ignore[no-untyped-def]
     load_or_build(store)
-    (store.config.lexical_path / store.version() / "state.json").write_text('{"format": 1, "ids": [')
+    (store.config.lexical_path / _current(store)["base"] / "state.json").write_text('{"format": 2, "ids": [')
     index = load_or_build(store)
     assert len(index.ids) == store.count() and "unusable" in caplog.text
 
@@ -74,6 +119,6 @@ def test_cli_ingest_saves_the_index_and_a_lexical_dir_setting_moves_it(
     corpus.mkdir()
     shutil.copy(FIXTURES / "statute.md", corpus)
     assert main(["ingest", str(corpus), "--json"]) == 0
-    assert (shared / "ragqa" / "CURRENT").exists()
-    saved = (shared / "ragqa" / "CURRENT").read_text()
-    assert lexical.LexicalIndex.load(shared / "ragqa", saved) is not None
+    current = json.loads((shared / "ragqa" / "CURRENT").read_text())
+    assert LexicalIndex.load(shared / "ragqa", current["version"]) is not None
+    assert not (tmp_path / "data" / "lexical").exists()

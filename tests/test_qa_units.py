@@ -179,7 +179,7 @@ def _reader_candidates(question: str, text: str, date: str = ""):  # type: ignor
         end=len(text),
     )
     meta = ChunkMeta(doc_id="d1", chunk_index=0, content_hash="h", **shared)
-    index = LexicalIndex(["d1-h-0"], [text], [meta])
+    index = LexicalIndex.build([("d1-h-0", text, meta)])
     passage = Passage(id="d1-h-0", text=text, score=1.0, **shared)
     return ExtractiveReader(SentenceVectors(FakeEmbedder()), index).candidates(analyze(question), [passage])
 
@@ -230,7 +230,7 @@ def test_lower_case_acronyms_are_restored_only_when_the_texts_never_write_them_s
             zip(texts, ["Zebra Non-crossing Treaty", "Road Accord Protocol"], strict=True)
         )
     ]
-    index = LexicalIndex(["a", "b"], texts, metas)
+    index = LexicalIndex.build(list(zip(["a", "b"], texts, metas, strict=True)))
     assert index.restore_case("who are the znt parties?") == "who are the ZNT parties?"
     assert index.restore_case("when may talks start?") == "when may talks start?"  # 'may' is also a word there
     assert index.restore_case("what does the rap say?") == "what does the RAP say?"  # abbreviates a title

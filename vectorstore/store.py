@@ -238,11 +238,29 @@ class ChunkStore:
         return len(ids)
 
     # --- reading ----------------------------------------------------------------------
-    def version(self) -> str:
+    def document_hashes(self) -> dict[str, str]:
+        """{doc_id: content_hash} of every committed document (metadata only: cheap)."""
+        return {meta["doc_id"]: meta["content_hash"] for _, _, meta in self._pages(self.docs, ["metadatas"])}
+
+    def version(self, hashes: dict[str, str] | None = None) -> str:
         """A fingerprint of what the store holds (committed documents and chunk count):
         anything derived from the chunks, such as the lexical index, is stale when it changes."""
-        docs = sorted(f"{d.doc_id}:{d.content_hash}" for d in self.documents())
+        hashes = self.document_hashes() if hashes is None else hashes
+        docs = sorted(f"{d}:{h}" for d, h in hashes.items())
         return hashlib.sha256(("\n".join(docs) + f"\n{self.count()}").encode()).hexdigest()[:16]
+
+    def chunks_of(self, doc_ids: Sequence[str]) -> list[tuple[str, str, ChunkMeta]]:
+        """The chunks of these documents (for a delta of the lexical index)."""
+        out: list[tuple[str, str, ChunkMeta]] = []
+        for i in range(0, len(doc_ids), 100):
+            got = self.chunks.get(
+                where={"doc_id": {"$in": list(doc_ids[i : i + 100])}}, include=["documents", "metadatas"]
+            )
+            out += [
+                (cid, doc or "", ChunkMeta.from_chroma(m))
+                for cid, doc, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+            ]
+        return sorted(out, key=lambda r: (r[2].doc_id, r[2].chunk_index))
 
     def count(self) -> int:
         try:
