@@ -68,9 +68,6 @@ ABLATIONS: dict[str, Callable[[], AbstractContextManager[Any]]] = {
     "no carry-over of part 1's entity into part 2": lambda: mock.patch(
         "qa.answerer.Answerer._carry_over", lambda self, parts, filters, k: parts
     ),
-    "yes/no not read again from the quoted sentence": lambda: mock.patch(
-        "qa.answerer.Answerer._polarity", lambda self, gen, question, sentence: None
-    ),
     "passage headers without the question's acronym": lambda: mock.patch(
         "qa.answerer.Answerer._acronym_titles", lambda self, question: {}
     ),

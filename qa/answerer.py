@@ -216,14 +216,6 @@ class Answerer:
         where = ground(copied, question, [passages[near.passage]]) if copied else None
         return (copied, replace(where, passage=near.passage)) if where else (answer, None)
 
-    def _polarity(self, gen: Generator, question: str, sentence: str) -> str | None:
-        """Yes or No read again from the one sentence that will be quoted as the reason: with
-        eight passages in view a small model often gets the polarity wrong ('Yes' to 'limited in
-        duration?' over 'of unlimited duration'); alone with the sentence it rarely does."""
-        prompt = prompts.load("yesno").format(sentence=sentence, question=question)
-        said = YESNO.match(complete(gen, [{"role": "user", "content": prompt}], 3, ["\n"]))
-        return said.group(1).capitalize() if said else None
-
     def _ground(self, part: _Part, reading: Reading | None, gen: Generator | None = None) -> _Read:
         """Accept the model's answer where a passage holds its facts; otherwise fall back to
         the extractive answer (if it is supported) or abstain."""
@@ -239,9 +231,8 @@ class Answerer:
             if (
                 said is not None
             ):  # the model names the passage; its sentence that best matches the question is the reason
+                answer = said.group(1).capitalize()
                 where = best_sentence(part.question, _sanitized(part.passages[named]), named)
-                again = self._polarity(gen, part.question, where.quote) if gen else None
-                answer = again or said.group(1).capitalize()
             else:
                 clean = [_sanitized(p) for p in part.passages]
                 where = ground(answer, part.question, clean, reading.cited)

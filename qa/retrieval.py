@@ -118,7 +118,11 @@ class HybridRetriever:
             fused[cid] = fused.get(cid, 0.0) + cfg.bm25_weight / (cfg.rrf_k + rank + 1)
         if pattern is not None:
             index = self.index  # rows of removed documents are not in `row`
-            hits = [cid for cid, text in zip(index.ids, index.texts, strict=True) if cid in index.row and pattern.search(text)]
+            hits = [
+                cid
+                for cid, text in zip(index.ids, index.texts, strict=True)
+                if cid in index.row and pattern.search(text)
+            ]
             for rank, cid in enumerate(hits[: cfg.candidates]):
                 fused[cid] = fused.get(cid, 0.0) + 1 / (cfg.rrf_k + rank + 1)
         # Questions that name a year prefer documents from then.

@@ -119,13 +119,6 @@ def test_yes_no_carries_its_reason_from_the_cited_sentence(answerer: Answerer) -
     assert "unlimited duration" in a.citations[0].quote and a.citations[0].source == "widget-treaty.md"
 
 
-def test_a_yes_no_is_read_again_from_the_sentence_it_quotes(answerer: Answerer) -> None:
-    gen = with_model(answerer, "Yes [1]", "No")  # wrong over all passages, right over the one sentence
-    a = answerer.ask("Is the Treaty on Widgets limited in duration?", backend="local")
-    assert a.answer == "No — This Treaty shall be of unlimited duration [1]."
-    assert "Sentence: This Treaty shall be of unlimited duration." in gen.chats[1][0]["content"]
-
-
 def test_a_paraphrased_answer_is_copied_from_the_sentence_it_paraphrases(answerer: Answerer) -> None:
     gen = with_model(answerer, "Ms Berg [1]", "Foreign Minister Anna Berg")
     a = answerer.ask("Who signed the Example Accord?", backend="local")
