@@ -179,13 +179,14 @@ class ChunkStore:
             return None
         return DocRecord.model_validate({**got["metadatas"][0], "text": got["documents"][0] or ""})
 
-    def write_documents(self, docs: Sequence[DocWrite]) -> int:
+    def write_documents(self, docs: Sequence[DocWrite], *, fresh: bool = False) -> int:
         """Store the documents' chunks, then commit their records, then drop their older chunks.
 
         Chunk ids are deterministic (doc id, content hash, index), so repeating this after a
         crash overwrites instead of duplicating; chunks whose record is not committed are
         removed by `repair`. Writes go in batches across documents (half the time of one
-        upsert per document). Returns the number of stale chunks deleted.
+        upsert per document). Returns the number of stale chunks deleted; `fresh` says the
+        documents are new, so there is nothing stale to look for (bulk loads).
         """
         metas = [m for d in docs for m in d.metas]
         texts = [t for d in docs for t in d.texts]
@@ -207,6 +208,8 @@ class ChunkStore:
                 documents=[r.text for r in batch],
                 metadatas=[r.model_dump(exclude={"text"}) for r in batch],
             )
+        if fresh:
+            return 0
         return sum(
             self._delete_chunks({"$and": [{"doc_id": r.doc_id}, {"content_hash": {"$ne": r.content_hash}}]})
             for r in records
@@ -248,6 +251,14 @@ class ChunkStore:
         hashes = self.document_hashes() if hashes is None else hashes
         docs = sorted(f"{d}:{h}" for d, h in hashes.items())
         return hashlib.sha256(("\n".join(docs) + f"\n{self.count()}").encode()).hexdigest()[:16]
+
+    def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored vectors of these chunks."""
+        out: dict[str, np.ndarray] = {}
+        for i in range(0, len(ids), PAGE):
+            got = self.chunks.get(ids=list(ids[i : i + PAGE]), include=["embeddings"])
+            out.update(zip(got["ids"], np.asarray(got["embeddings"], dtype=np.float32), strict=True))
+        return out
 
     def chunks_of(self, doc_ids: Sequence[str]) -> list[tuple[str, str, ChunkMeta]]:
         """The chunks of these documents (for a delta of the lexical index)."""
