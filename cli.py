@@ -147,9 +147,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         args.paths, prune=args.prune, rebuild=args.rebuild
     )
     if report.chunks_added or report.chunks_deleted or args.rebuild:
-        from qa.lexical import load_or_build
+        from qa.lexical import update_saved
 
-        load_or_build(store)  # saved now, so `serve` and `ask` start by loading it
+        update_saved(store)  # saved now, so `serve` and `ask` start by loading it
     if args.json:
         print(report.model_dump_json(indent=2))
     else:

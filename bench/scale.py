@@ -106,15 +106,15 @@ def measure_scale(
 
 def _ingest_one(settings: Any, store: ChunkStore, work: Path) -> float:
     """Seconds of `ragqa ingest NEW_FILE` into the big store: embed and write one document,
-    then bring the saved lexical index up to date (as the CLI does)."""
-    from qa.lexical import load_or_build
+    then bring the saved lexical index up to date (a delta, as the CLI does)."""
+    from qa.lexical import update_saved
 
     doc = work / "one-more" / "2024-01-01-one-more.txt"
     doc.parent.mkdir(parents=True, exist_ok=True)
     doc.write_text(" date 2024-01-01 One more report\n\nDelegates met in Vienna on Monday to discuss verification.\n")
     t = time.perf_counter()
     Ingestor(store, settings.ingest, settings.store.data_dir, progress=False).run([doc.parent])
-    load_or_build(store)
+    update_saved(store)
     return time.perf_counter() - t
 
 

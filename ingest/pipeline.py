@@ -82,6 +82,9 @@ def doc_id_for(key: str) -> str:
     return hashlib.sha1(key.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
+PENDING = "ingest.pending"
+
+
 class Ingestor:
     """Ingests paths into a ChunkStore. One instance per run; `run()` holds the data-dir lock."""
 
@@ -94,10 +97,17 @@ class Ingestor:
     def run(self, paths: list[Path], *, prune: bool = False, rebuild: bool = False) -> IngestReport:
         report = IngestReport()
         started = time.perf_counter()
+        # Present from the first write to the end of a run: if it is found at the start, the
+        # last run here did not finish, so its chunks without a committed record are removed.
+        # (Scanning every chunk's metadata at each ingest was most of a one-file ingest into a
+        # large store.)
+        pending = self.data_dir / PENDING
         with ingest_lock(self.data_dir, self.config.lock_timeout):
             if rebuild:
                 self.store.rebuild()
-            report.chunks_repaired = self.store.repair()
+            elif pending.exists():
+                report.chunks_repaired = self.store.repair()
+            pending.touch()
             committed = {d.doc_id: d for d in self.store.documents()}
             files = list(discover(paths, report))
             self._ingest_files(files, committed, report)
@@ -106,6 +116,7 @@ class Ingestor:
                     if not Path(doc.source).exists():
                         report.chunks_deleted += self.store.delete_document(doc.doc_id)
                         report.documents_removed += 1
+            pending.unlink()
         report.seconds = time.perf_counter() - started
         return report
 

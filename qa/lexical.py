@@ -44,9 +44,8 @@ def _bm25s() -> Any:
 
 def load_or_build(store: ChunkStore, lock_timeout: float = 600.0) -> LexicalIndex:
     """The index of the store as it is now: loaded when the saved one matches the store's
-    version; else the saved base plus a new delta of what changed (a few documents: seconds),
-    or a new base (many changed, or none saved). Writing happens under a lock on the index
-    folder, so replicas starting together build it once and the others load it."""
+    version, else brought up to date first (`update_saved`). Writing happens under a lock on
+    the index folder, so replicas starting together update it once and the others load it."""
     folder = store.config.lexical_path
     started = time.perf_counter()
     docs = store.document_hashes()
@@ -55,31 +54,54 @@ def load_or_build(store: ChunkStore, lock_timeout: float = 600.0) -> LexicalInde
     if index is None:
         try:
             with ingest_lock(folder, lock_timeout):
-                index = LexicalIndex.load(folder, version)  # another process may have just built it
+                index = LexicalIndex.load(folder, version)  # another process may have just updated it
                 if index is None:
-                    index = _update(store, folder, version, docs)
-                    log.info("BM25 over %d chunks updated in %.2fs", len(index.ids), time.perf_counter() - started)
-                    return index
+                    _update(store, folder, version, docs)
+                    index = LexicalIndex.load(folder, version)
         except OSError as exc:  # read-only or full disk: serve anyway, rebuilding at each start
             log.warning("cannot save the lexical index in %s (%s); it is rebuilt at each start", folder, exc)
+        if index is None:
             return LexicalIndex.build(list(store.all_chunks()))
     log.info("BM25 over %d chunks loaded in %.2fs", len(index.ids), time.perf_counter() - started)
     return index
 
 
-def _update(store: ChunkStore, folder: Path, version: str, docs: dict[str, str]) -> LexicalIndex:
-    base = LexicalIndex.load(folder, None)  # the saved base without its delta
-    if base is not None and base.covered:
-        changed = sorted(d for d, h in docs.items() if base.covered.get(d) != h)
-        gone = sorted(d for d, h in base.covered.items() if docs.get(d) != h)
+def update_saved(store: ChunkStore, lock_timeout: float = 600.0) -> None:
+    """Bring the saved index up to the store's version without loading it (after an ingest):
+    a delta of the changed documents next to the base, or a new base if many changed."""
+    folder = store.config.lexical_path
+    started = time.perf_counter()
+    docs = store.document_hashes()
+    version = store.version(docs)
+    with ingest_lock(folder, lock_timeout):
+        current = _pointer(folder)
+        if current is None or current.get("version") != version:
+            _update(store, folder, version, docs)
+            log.info("lexical index updated in %.2fs", time.perf_counter() - started)
+
+
+def _update(store: ChunkStore, folder: Path, version: str, docs: dict[str, str]) -> None:
+    """Write the delta (few documents changed since the base) or a new base. Reads only the
+    base's small summary, so a one-document ingest into a large store stays short."""
+    current = _pointer(folder)
+    summary = _base_summary(folder, current["base"]) if current else None
+    if summary is not None:
+        covered, rows_in_base = summary
+        changed = sorted(d for d, h in docs.items() if covered.get(d) != h)
+        gone = sorted(d for d, h in covered.items() if docs.get(d) != h)
         rows = store.chunks_of(changed)
-        if len(rows) <= DELTA_SHARE * len(base.ids):
-            base.apply_delta(rows, gone)
-            base.save_delta(folder, version, docs, rows, gone)
-            return base
-    index = LexicalIndex.build(list(store.all_chunks()), docs)
-    index.save_base(folder, version)
-    return index
+        if len(rows) <= DELTA_SHARE * rows_in_base:
+            LexicalIndex.save_delta(folder, version, rows, gone)
+            return
+    LexicalIndex.build(list(store.all_chunks()), docs).save_base(folder, version)
+
+
+def _base_summary(folder: Path, base: str) -> tuple[dict[str, str], int] | None:
+    try:
+        summary = json.loads((folder / base / "summary.json").read_text(encoding="utf-8"))
+        return dict(summary["covered"]), int(summary["rows"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _pointer(folder: Path) -> dict[str, Any] | None:
@@ -196,6 +218,8 @@ class LexicalIndex:
                 "covered": self.covered,
             }
             (tmp / "state.json").write_text(json.dumps(state), encoding="utf-8")
+            summary = {"covered": self.covered, "rows": len(self.ids)}
+            (tmp / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
             if (folder / name).exists():  # another process saved this version first
                 shutil.rmtree(tmp)
             else:
@@ -205,14 +229,15 @@ class LexicalIndex:
             raise
         self._point(folder, {"format": FORMAT, "version": version, "base": name, "delta": None})
 
-    def save_delta(self, folder: Path, version: str, docs: dict[str, str], rows: Rows, gone: list[str]) -> None:
+    @classmethod
+    def save_delta(cls, folder: Path, version: str, rows: Rows, gone: list[str]) -> None:
         """Write the rows added since the base (and the documents it no longer holds) beside it."""
         current = _pointer(folder)
         assert current is not None
         name = f"delta-{version}.json"
         delta = {"rows": [[cid, text, meta.model_dump()] for cid, text, meta in rows], "gone": gone}
         _write_atomic(folder / name, json.dumps(delta))
-        self._point(folder, {**current, "version": version, "delta": name})
+        cls._point(folder, {**current, "version": version, "delta": name})
 
     @staticmethod
     def _point(folder: Path, current: dict[str, Any]) -> None:
@@ -223,13 +248,12 @@ class LexicalIndex:
                 shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink(missing_ok=True)
 
     @classmethod
-    def load(cls, folder: Path, version: str | None) -> LexicalIndex | None:
-        """The saved index if it describes this version of the store (base and delta), else
-        None; `version` None: the saved base alone, whatever its version (to add a delta to)."""
+    def load(cls, folder: Path, version: str) -> LexicalIndex | None:
+        """The saved index (base and delta) if it describes this version of the store, else None."""
         current = _pointer(folder)
         if current is None:
             return None
-        if version is not None and current.get("version") != version:
+        if current.get("version") != version:
             log.info("the saved lexical index in %s is of another store version; updating it", folder)
             return None
         try:
@@ -248,7 +272,7 @@ class LexicalIndex:
                 float(state["avgdl"]),
                 dict(state["covered"]),
             )
-            if version is not None and current.get("delta"):
+            if current.get("delta"):
                 delta = json.loads((folder / current["delta"]).read_text(encoding="utf-8"))
                 rows = [(cid, text, ChunkMeta.model_validate(meta)) for cid, text, meta in delta["rows"]]
                 index.apply_delta(rows, list(delta["gone"]))

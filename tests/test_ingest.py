@@ -170,3 +170,22 @@ def test_a_closed_pipe_ends_the_command_quietly(tmp_path: Path, monkeypatch: pyt
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 141
     assert "Traceback" not in err and "BrokenPipe" not in err, err
+
+
+def test_only_an_unfinished_ingest_makes_the_next_one_scan_for_orphans(
+    fake_settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    from ingest.pipeline import PENDING
+
+    store = build_store(fake_settings)
+    data = fake_settings.store.data_dir
+    corpus = _corpus(tmp_path)
+    Ingestor(store, fake_settings.ingest, data, progress=False).run([corpus])
+    assert not (data / PENDING).exists()
+    scans: list[int] = []
+    monkeypatch.setattr(store, "repair", lambda: scans.append(1) or 0)
+    Ingestor(store, fake_settings.ingest, data, progress=False).run([corpus])
+    assert scans == []  # the last run finished: nothing to repair, no full scan
+    (data / PENDING).touch()  # as a killed run leaves it
+    Ingestor(store, fake_settings.ingest, data, progress=False).run([corpus])
+    assert scans == [1] and not (data / PENDING).exists()

@@ -122,3 +122,19 @@ def test_cli_ingest_saves_the_index_and_a_lexical_dir_setting_moves_it(
     current = json.loads((shared / "ragqa" / "CURRENT").read_text())
     assert LexicalIndex.load(shared / "ragqa", current["version"]) is not None
     assert not (tmp_path / "data" / "lexical").exists()
+
+
+def test_an_ingest_writes_the_delta_without_loading_the_base(  # type: ignore[no-untyped-def]
+    store, fake_settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qa.lexical import update_saved
+
+    load_or_build(store)
+    _ingest(fake_settings, store, tmp_path, "news.txt")
+    with monkeypatch.context() as m:
+        _no_rebuild(m)
+        m.setattr(LexicalIndex, "load", lambda *a: pytest.fail("the base was loaded"))
+        update_saved(store)
+    assert _current(store)["version"] == store.version() and _current(store)["delta"]
+    index = load_or_build(store)
+    assert "news.txt" in {index.metas[r].file_name for r in index.row.values()}
