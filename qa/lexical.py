@@ -109,6 +109,8 @@ def _pointer(folder: Path) -> dict[str, Any] | None:
         current = json.loads((folder / "CURRENT").read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None  # never saved here
+    except (OSError, ValueError):
+        return None  # damaged, or written by an older release: rebuilt
     return current if isinstance(current, dict) and current.get("format") == FORMAT else None
 
 

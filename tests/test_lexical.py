@@ -138,3 +138,11 @@ def test_an_ingest_writes_the_delta_without_loading_the_base(  # type: ignore[no
     assert _current(store)["version"] == store.version() and _current(store)["delta"]
     index = load_or_build(store)
     assert "news.txt" in {index.metas[r].file_name for r in index.row.values()}
+
+
+def test_an_index_saved_by_an_older_release_is_replaced(store) -> None:  # type: ignore[no-untyped-def]
+    folder = store.config.lexical_path
+    folder.mkdir(parents=True)
+    (folder / "CURRENT").write_text("a76fa09bb3de30b1")  # the first release's plain-text pointer
+    index = load_or_build(store)
+    assert len(index.ids) == store.count() and _current(store)["version"] == store.version()
