@@ -549,7 +549,8 @@ def build_ui(chat: ChatApp) -> Any:
             return f"⚠ {_esc(bad)}" if bad else ""
 
         for field in (since, until):
-            field.change(check_dates, [since, until], date_error, queue=False, api_visibility="private")
+            for event in (field.change, field.blur, field.submit):
+                event(check_dates, [since, until], date_error, queue=False, api_visibility="private")
 
         def on_like(history: list[dict[str, Any]], state: list[dict[str, Any]], data: Any) -> tuple[int, Any, str]:
             turn = chat.feedback(data, history, state)

@@ -33,8 +33,9 @@ def _ask(page, question: str) -> None:  # type: ignore[no-untyped-def]
 
 
 def _wait_streaming(page) -> None:  # type: ignore[no-untyped-def]
-    """Until the model's words are arriving (the cursor mark is shown)."""
-    page.locator(LOG).get_by_text("▌", exact=False).last.wait_for(timeout=90_000)
+    """Until the model's words are arriving (the cursor mark is shown; polled often, a short
+    answer streams for about a second)."""
+    page.wait_for_function("() => document.querySelector('#chat').innerText.includes('▌')", polling=50, timeout=90_000)
 
 
 def _wait_answer(page, expect: str) -> None:  # type: ignore[no-untyped-def]
@@ -63,8 +64,11 @@ def test_text_typed_while_an_answer_streams_is_kept(page) -> None:  # type: igno
 
 def test_stop_cancels_the_answer_and_the_server_stops_generating(page, served: Served) -> None:  # type: ignore[no-untyped-def]
     before = served.log.read_text().count("answer stopped by the user")
-    _ask(page, "Who was Russia's top negotiator at the Geneva talks on the INF Treaty?")
-    _wait_streaming(page)
+    # Stop as soon as the page has taken the question: the model is reading (a short answer
+    # streams for under a second, too short to aim a click at).
+    question = "Which five countries issued the January 2022 joint statement on preventing nuclear war?"
+    _ask(page, question)
+    page.locator(LOG).get_by_text(question).first.wait_for(timeout=15_000)
     page.locator("#stop").click()
     page.locator(LOG).get_by_text("Stopped", exact=False).last.wait_for(timeout=15_000)
     deadline = time.monotonic() + 30
@@ -72,7 +76,7 @@ def test_stop_cancels_the_answer_and_the_server_stops_generating(page, served: S
         time.sleep(0.2)
     assert served.log.read_text().count("answer stopped by the user") == before + 1, "the server kept generating"
     time.sleep(2)
-    assert "Ryabkov" not in page.locator(LOG).last.inner_text(), "the stopped answer still arrived"
+    assert "Sources:" not in page.locator("#chat").inner_text(), "the stopped answer still arrived"
     # The model is free again: the next question is answered.
     _ask(page, "When did the INF Treaty enter into force?")
     _wait_answer(page, "1988")
@@ -100,12 +104,26 @@ def test_only_configured_backends_are_offered_with_plain_labels(page) -> None:  
     assert "openai" not in page.locator("#settings").inner_text().lower()
 
 
+def _type_into(field, text: str) -> None:  # type: ignore[no-untyped-def]
+    """Type once the field has settled (the accordion's fields mount as it opens, and a value
+    typed into the first mount is lost), then leave it."""
+    for _ in range(10):
+        field.fill(text)
+        time.sleep(0.3)
+        if field.input_value() == text:
+            break
+    field.press("Tab")  # leaving the field checks it too
+
+
 def test_a_bad_date_filter_gets_a_message(page) -> None:  # type: ignore[no-untyped-def]
     page.locator("#settings").get_by_text("Answer settings and filters").click()
-    page.locator("#since textarea, #since input").first.fill("not a date")
-    page.locator("#date-error").get_by_text("is not a date", exact=False).wait_for(timeout=10_000)
-    page.locator("#since textarea, #since input").first.fill("2019-01-01")
-    page.wait_for_function("() => !document.querySelector('#date-error').innerText.includes('not a date')")
+    since = page.locator("#since textarea, #since input").first
+    _type_into(since, "not a date")
+    page.locator("#date-error").get_by_text("is not a date", exact=False).wait_for(timeout=45_000)
+    _type_into(since, "2019-01-01")
+    page.wait_for_function(
+        "() => !document.querySelector('#date-error').innerText.includes('not a date')", timeout=45_000
+    )
 
 
 def test_source_cards_have_no_markdown_marks_and_citations_are_links(page) -> None:  # type: ignore[no-untyped-def]
