@@ -3,7 +3,6 @@ weighted reciprocal rank, boosted by the question's years, then diversified."""
 
 from __future__ import annotations
 
-import logging
 import re
 from typing import Any, Protocol, runtime_checkable
 
@@ -15,7 +14,6 @@ from .config import QAConfig
 from .lexical import LexicalIndex, load_or_build
 from .types import Filters, Passage
 
-log = logging.getLogger(__name__)
 YEAR = re.compile(r"\b(19[4-9]\d|20[0-4]\d)\b")
 
 
