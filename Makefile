@@ -26,5 +26,5 @@ eval:
 	$(BIN)/ragqa eval ../shared/eval/dev.jsonl --out runs/dev
 
 bench:  # writes under bench-out/, then publishes the report and its plot
-	$(BIN)/ragqa bench --scale 1 10 100 300 --load 60 --out bench-out
+	$(BIN)/ragqa bench --scale 1 10 100 300 1000 2650 --load 60 --out bench-out
 	cp bench-out/BENCHMARKS.md BENCHMARKS.md && cp bench-out/scale.png docs/scale.png

@@ -23,7 +23,7 @@ def support(question: str, passage: Passage, index: LexicalIndex) -> float:
     # An acronym the question uses for this document's title ('CFE') is covered by the title.
     named = {stem(a.lower()) for a, docs in index.acronym_titles(question).items() if doc_id in docs}
     local = set(tokens(f"{passage.title} {passage.section} {passage.text}")) | named
-    doc = index.doc_tokens.get(doc_id, set()) | local
+    doc = index.doc_vocab(doc_id) | local
     in_passage = sum(w for t, w in zip(terms, weights, strict=True) if t in local) / total
     in_doc = sum(w for t, w in zip(terms, weights, strict=True) if t in doc) / total
     return 0.5 * in_passage + 0.5 * in_doc

@@ -159,7 +159,7 @@ class ExtractiveReader:
         return {stem(acro.lower()) for acro, docs in found.items() if doc_id in docs}
 
     def _doc_vocab(self, p: Passage, doc_id: str, acronyms: set[str]) -> set[str]:
-        vocab = set(self.index.doc_tokens.get(doc_id, set())) | set(tokens(f"{p.title} {p.section} {p.text}"))
+        vocab = self.index.doc_vocab(doc_id) | set(tokens(f"{p.title} {p.section} {p.text}"))
         return vocab | acronyms
 
     def candidates(

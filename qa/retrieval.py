@@ -15,6 +15,17 @@ from .lexical import LexicalIndex, load_or_build
 from .types import Filters, Passage
 
 YEAR = re.compile(r"\b(19[4-9]\d|20[0-4]\d)\b")
+PATTERN_ROWS = 2000  # rows searched for a definition pattern: the best BM25 matches of the question
+
+
+def _top(scores: np.ndarray, k: int) -> np.ndarray:
+    """Rows of the k highest positive scores, best first (argpartition: a million rows in ms)."""
+    if len(scores) > k:
+        part = np.argpartition(-scores, k)[:k]
+        order = part[np.argsort(-scores[part], kind="stable")]
+    else:
+        order = np.argsort(-scores, kind="stable")
+    return order[scores[order] > 0]
 
 
 def _where(filters: Filters) -> dict[str, Any] | None:
@@ -104,31 +115,25 @@ class HybridRetriever:
         for rank, hit in enumerate(dense_hits):
             fused[hit.id] = cfg.dense_weight / (cfg.rrf_k + rank + 1)
             cosine[hit.id] = hit.score
-        bm25 = self.index.scores(query)
+        index = self.index
+        bm25 = index.scores(query)
         if not filters.is_empty():
-            mask = np.array([_passes(m, filters) for m in self.index.metas], dtype=bool)
-            bm25 = np.where(mask, bm25, 0.0)
-        order = np.argsort(-bm25)[: cfg.candidates]
-        for rank, row in enumerate(order):
-            if bm25[row] <= 0:
-                break
-            cid = self.index.ids[row]
+            bm25 = np.where(index.doc_mask(lambda m: _passes(m, filters)), bm25, 0.0)
+        for rank, row in enumerate(_top(bm25, cfg.candidates)):
+            cid = index.chunk(int(row))[0]
             fused[cid] = fused.get(cid, 0.0) + cfg.bm25_weight / (cfg.rrf_k + rank + 1)
         if pattern is not None:
-            index = self.index  # rows of removed documents are not in `row`
-            hits = [
-                cid
-                for cid, text in zip(index.ids, index.texts, strict=True)
-                if cid in index.row and pattern.search(text)
-            ]
+            # The defining chunk holds the term, so it scores above 0: only those rows are read.
+            rows = sorted(int(r) for r in _top(bm25, PATTERN_ROWS))
+            hits = [cid for cid, text, _ in map(index.chunk, rows) if pattern.search(text)]
             for rank, cid in enumerate(hits[: cfg.candidates]):
                 fused[cid] = fused.get(cid, 0.0) + 1 / (cfg.rrf_k + rank + 1)
         # Questions that name a year prefer documents from then.
         years = {int(y) for y in YEAR.findall(query)}
         if years and cfg.date_boost:
             for cid in fused:
-                row = self.index.row.get(cid)
-                if row is not None and int(self.index.years[row]) in years:
+                row = index.row_of(cid)
+                if row is not None and int(index.years[row]) in years:
                     fused[cid] *= 1 + cfg.date_boost
         ranked = sorted(fused, key=fused.__getitem__, reverse=True)
         return self._diversify(ranked, fused, cosine, k)
@@ -139,15 +144,17 @@ class HybridRetriever:
         skipped: list[str] = []
         per_doc: dict[str, int] = {}
         seen_text: set[str] = set()
+        rows: dict[str, tuple[str, str, ChunkMeta]] = {}
         for cid in ranked:
-            row = self.index.row.get(cid)
+            row = self.index.row_of(cid)
             if row is None:  # written after the lexical index was built
                 continue
-            text_key = " ".join(self.index.texts[row].split())
+            rows[cid] = self.index.chunk(row)
+            text_key = " ".join(rows[cid][1].split())
             if text_key in seen_text:
                 continue
             seen_text.add(text_key)
-            doc = self.index.metas[row].doc_id
+            doc = rows[cid][2].doc_id
             if per_doc.get(doc, 0) >= self.config.per_source:
                 skipped.append(cid)
                 continue
@@ -158,12 +165,11 @@ class HybridRetriever:
         chosen += skipped[: k - len(chosen)]
         out = []
         for cid in chosen:
-            row = self.index.row[cid]
-            m = self.index.metas[row]
+            _, text, m = rows[cid]
             out.append(
                 Passage(
                     id=cid,
-                    text=self.index.texts[row],
+                    text=text,
                     source=m.source,
                     file_name=m.file_name,
                     title=m.title,

@@ -62,7 +62,9 @@ def test_extractive_answer_resolves_dates_and_cites_the_passage(answerer: Answer
     assert not a.abstained and "April 6, 2019" in a.answer and "[1]" in a.answer
     c = a.citations[0]
     assert c.source == "2019-03-01-accord.txt" and c.date == "2019-03-01" and "April 6" in c.quote
-    doc = answerer.store.document(answerer.retriever.index.metas[answerer.retriever.index.row[a.passages[0].id]].doc_id)
+    doc = answerer.store.document(
+        answerer.retriever.index.chunk(answerer.retriever.index.row_of(a.passages[0].id))[2].doc_id
+    )
     assert doc is not None and doc.text[c.start : c.end] == c.quote
 
 
@@ -87,7 +89,9 @@ def test_model_answer_is_grounded_and_cited_with_the_exact_sentence(answerer: An
     )  # year from the article
     c = a.citations[0]
     assert c.source == "2019-03-01-accord.txt" and "April 6" in c.quote and c.source_path.endswith(c.source)
-    doc = answerer.store.document(answerer.retriever.index.metas[answerer.retriever.index.row[a.passages[0].id]].doc_id)
+    doc = answerer.store.document(
+        answerer.retriever.index.chunk(answerer.retriever.index.row_of(a.passages[0].id))[2].doc_id
+    )
     assert doc is not None and doc.text[c.start : c.end] == c.quote
     # The model read a compact context: the passage's title and date, and the question.
     user = gen.chats[0][-1]["content"]

@@ -13,6 +13,7 @@ import pytest
 from cli import build_store, main
 from ingest import Ingestor
 from qa.lexical import LexicalIndex, load_or_build
+from qa.text import tokens
 from tests.conftest import FIXTURES
 
 
@@ -38,6 +39,10 @@ def _no_rebuild(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(LexicalIndex, "build", fail)
 
 
+def _ids(index: LexicalIndex) -> list[str]:
+    return [index.chunk(int(r))[0] for r in index.live_rows()]
+
+
 def _current(store) -> dict:  # type: ignore[no-untyped-def,type-arg]
     return json.loads((store.config.lexical_path / "CURRENT").read_text())
 
@@ -47,7 +52,9 @@ def test_a_saved_index_is_loaded_with_the_same_scores(store, monkeypatch: pytest
     assert _current(store)["version"] == store.version() and _current(store)["delta"] is None
     _no_rebuild(monkeypatch)
     loaded = load_or_build(store)
-    assert loaded.ids == built.ids and loaded.df == built.df and loaded.acronyms == built.acronyms
+    assert _ids(loaded) == _ids(built) and loaded.acronyms == built.acronyms
+    words = tokens("withdrawal notice treaty ninety days")
+    assert all(loaded.df(t) == built.df(t) for t in words) and min(map(built.df, words)) > 0
     query = "withdraw notice ninety days"
     assert (loaded.scores(query) == built.scores(query)).all() and loaded.scores(query).max() > 0
 
@@ -62,18 +69,19 @@ def test_a_document_added_behind_the_index_arrives_as_a_delta(  # type: ignore[n
     with monkeypatch.context() as m:
         _no_rebuild(m)
         index = load_or_build(store)  # the base is kept, the news article is a delta
-    assert _current(store)["delta"] and len(index.ids) == store.count()
+    assert _current(store)["delta"] and len(index) == store.count()
     scores = index.scores("Vienna negotiators resume talks")
-    best = index.metas[int(scores.argmax())]
+    best = index.chunk(int(scores.argmax()))[2]
     assert best.file_name == "news.txt" and scores.max() > 0
     # The same ranking as a base built from scratch over the same chunks.
     fresh = LexicalIndex.build(list(store.all_chunks()))
-    assert fresh.ids[int(fresh.scores("Vienna negotiators resume talks").argmax())] == index.ids[int(scores.argmax())]
+    best_fresh = int(fresh.scores("Vienna negotiators resume talks").argmax())
+    assert fresh.chunk(best_fresh)[0] == index.chunk(int(scores.argmax()))[0]
     # A new process loads base + delta.
     with monkeypatch.context() as m:
         _no_rebuild(m)
         again = load_or_build(store)
-    assert again.ids == index.ids and (again.scores("Vienna talks") == index.scores("Vienna talks")).all()
+    assert _ids(again) == _ids(index) and (again.scores("Vienna talks") == index.scores("Vienna talks")).all()
 
 
 def test_a_removed_document_leaves_no_rows_to_find(store, fake_settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -81,10 +89,11 @@ def test_a_removed_document_leaves_no_rows_to_find(store, fake_settings, tmp_pat
     (tmp_path / "corpus" / "statute.md").unlink()
     _ingest(fake_settings, store, tmp_path, prune=True)
     index = load_or_build(store)
-    assert {index.metas[r].file_name for r in index.row.values()} == {"treaty.md"}
-    gone = [i for i, m in enumerate(index.metas) if m.file_name == "statute.md"]
+    assert {index.chunk(int(r))[2].file_name for r in index.live_rows()} == {"treaty.md"}
+    rows = range(len(index.live))
+    gone = [i for i in rows if index.chunk(i)[2].file_name == "statute.md"]
     assert gone and not index.scores("Secretary report Congress")[gone].any()
-    assert "statute.md" not in {index.metas[index.row[c]].file_name for c in index.row}
+    assert all(index.row_of(index.chunk(i)[0]) is None for i in gone)
 
 
 def test_many_changes_rebuild_the_base(store, fake_settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -95,7 +104,7 @@ def test_many_changes_rebuild_the_base(store, fake_settings, tmp_path: Path) -> 
     _ingest(fake_settings, store, tmp_path)
     index = load_or_build(store)
     current = _current(store)
-    assert current["base"] != first_base and current["delta"] is None and len(index.ids) == store.count()
+    assert current["base"] != first_base and current["delta"] is None and len(index) == store.count()
     on_disk = sorted(
         p.name for p in store.config.lexical_path.iterdir() if p.name.startswith(("base-", "delta-", "CUR"))
     )
@@ -104,9 +113,11 @@ def test_many_changes_rebuild_the_base(store, fake_settings, tmp_path: Path) -> 
 
 def test_a_damaged_index_is_rebuilt_not_fatal(store, caplog: pytest.LogCaptureFixture) -> None:  # type: ignore[no-untyped-def]
     load_or_build(store)
-    (store.config.lexical_path / _current(store)["base"] / "state.json").write_text('{"format": 2, "ids": [')
+    (store.config.lexical_path / _current(store)["base"] / "state.json").write_text('{"format": 3, "docs": [')
     index = load_or_build(store)
-    assert len(index.ids) == store.count() and "unusable" in caplog.text
+    assert len(index) == store.count() and "unusable" in caplog.text
+    # ...and saved again in place of the damaged one, so the next start loads it.
+    assert LexicalIndex.load(store.config.lexical_path, store.version()) is not None
 
 
 def test_cli_ingest_saves_the_index_and_a_lexical_dir_setting_moves_it(
@@ -137,7 +148,7 @@ def test_an_ingest_writes_the_delta_without_loading_the_base(  # type: ignore[no
         update_saved(store)
     assert _current(store)["version"] == store.version() and _current(store)["delta"]
     index = load_or_build(store)
-    assert "news.txt" in {index.metas[r].file_name for r in index.row.values()}
+    assert "news.txt" in {index.chunk(int(r))[2].file_name for r in index.live_rows()}
 
 
 def test_an_index_saved_by_an_older_release_is_replaced(store) -> None:  # type: ignore[no-untyped-def]
@@ -145,4 +156,4 @@ def test_an_index_saved_by_an_older_release_is_replaced(store) -> None:  # type:
     folder.mkdir(parents=True)
     (folder / "CURRENT").write_text("a76fa09bb3de30b1")  # the first release's plain-text pointer
     index = load_or_build(store)
-    assert len(index.ids) == store.count() and _current(store)["version"] == store.version()
+    assert len(index) == store.count() and _current(store)["version"] == store.version()
