@@ -196,14 +196,18 @@ def sources_html(ans: Answer | None) -> str:
     return f"<div class='ragqa-sources'>{head}{''.join(cards)}</div>"
 
 
+LISTED = 500  # rows of the documents table: a page of a large store stays light
+
+
 def documents_html(store: ChunkStore) -> str:
     docs = sorted(store.documents(), key=lambda d: (d.doc_type, d.date, d.title))
     rows = "".join(
         f"<tr><td>{_esc(d.title)}</td><td>{d.doc_type}</td><td>{d.date or '–'}</td><td>{d.chunks}</td><td>{_esc(d.file_name)}</td></tr>"
-        for d in docs
+        for d in docs[:LISTED]
     )
+    more = f" The first {LISTED:,} (by type, date, title) are listed." if len(docs) > LISTED else ""
     return (
-        f"<p>{len(docs)} documents, {store.count()} passages indexed.</p><div class='doc-scroll'><table class='doc-table'>"
+        f"<p>{len(docs):,} documents, {store.count():,} passages indexed.{more}</p><div class='doc-scroll'><table class='doc-table'>"
         f"<tr><th>Title</th><th>Type</th><th>Date</th><th>Passages</th><th>File</th></tr>{rows}</table></div>"
     )
 

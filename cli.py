@@ -103,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--out", type=Path, default=Path("bench-out"))
     p.add_argument("--scale", type=int, nargs="*", default=[], help="corpus multiples for the scale curve")
+    p.add_argument(
+        "--only", choices=["scale"], help="re-measure only this part; the rest of OUT/bench.json is kept in the report"
+    )
     p.add_argument("--corpus", type=Path, default=Path("../shared/corpus"))
     p.add_argument("--questions", type=Path, default=Path("../shared/eval/dev.jsonl"))
     p.add_argument("--load", type=float, default=0, help="also run the load test for this many seconds (20 clients)")

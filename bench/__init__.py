@@ -32,16 +32,21 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="ragqa-bench-"))
     questions = question_texts(args.questions)
-    results: dict[str, Any] = {"machine": machine(), "corpus": str(args.corpus), "questions": len(questions)}
+    # --only scale: re-measure the scale curve (and the ingest it starts from), keep the rest of the last report.
+    previous = out / "bench.json"
+    results: dict[str, Any] = json.loads(previous.read_text()) if args.only and previous.exists() else {}
+    results |= {"machine": machine(), "corpus": str(args.corpus), "questions": len(questions)}
     try:
         store, naive = measure_ingest(args, settings, work, results)
-        measure_answers(settings, work, store, naive, questions, results)
-        measure_cold_starts(args, settings, work, results)
-        if args.load:
-            measure_load(args, settings, work, questions, results)
+        if not args.only:
+            measure_answers(settings, work, store, naive, questions, results)
+            measure_cold_starts(args, settings, work, results)
+            if args.load:
+                measure_load(args, settings, work, questions, results)
         if args.scale:
             measure_scale(settings, work, questions, results, args.scale, out)
-        measure_chroma_server(settings, work, questions, results)
+        if not args.only:
+            measure_chroma_server(settings, work, questions, results)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     ratios(results)

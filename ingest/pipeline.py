@@ -108,8 +108,9 @@ class Ingestor:
             elif pending.exists():
                 report.chunks_repaired = self.store.repair()
             pending.touch()
-            committed = {d.doc_id: d for d in self.store.documents()}
             files = list(discover(paths, report))
+            sources = None if prune else [str(f.resolve()) for f in files]  # pruning looks at every document
+            committed = {d.doc_id: d for d in self.store.documents(sources=sources)}
             self._ingest_files(files, committed, report)
             if prune:
                 for doc in committed.values():

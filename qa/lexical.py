@@ -51,8 +51,7 @@ def load_or_build(store: ChunkStore, lock_timeout: float = 600.0) -> LexicalInde
     the index folder, so replicas starting together update it once and the others load it."""
     folder = store.config.lexical_path
     started = time.perf_counter()
-    docs = store.document_hashes()
-    version = store.version(docs)
+    version = store.version()
     index = LexicalIndex.load(folder, version)
     if index is None:
         try:
@@ -61,7 +60,7 @@ def load_or_build(store: ChunkStore, lock_timeout: float = 600.0) -> LexicalInde
                 if index is None:
                     # At this version yet unloadable: damaged, so no delta onto it.
                     damaged = (_pointer(folder) or {}).get("version") == version
-                    _update(store, folder, version, docs, rebuild=damaged)
+                    _update(store, folder, version, store.document_hashes(), rebuild=damaged)
                     index = LexicalIndex.load(folder, version)
         except OSError as exc:  # read-only or full disk: serve anyway, rebuilding at each start
             log.warning("cannot save the lexical index in %s (%s); it is rebuilt at each start", folder, exc)
@@ -76,12 +75,11 @@ def update_saved(store: ChunkStore, lock_timeout: float = 600.0) -> None:
     a delta of the changed documents next to the base, or a new base if many changed."""
     folder = store.config.lexical_path
     started = time.perf_counter()
-    docs = store.document_hashes()
-    version = store.version(docs)
+    version = store.version()
     with ingest_lock(folder, lock_timeout):
         current = _pointer(folder)
         if current is None or current.get("version") != version:
-            _update(store, folder, version, docs)
+            _update(store, folder, version, store.document_hashes())
             log.info("lexical index updated in %.2fs", time.perf_counter() - started)
 
 
@@ -219,6 +217,7 @@ class LexicalIndex:
         self.titles = {m.doc_id: m.title for m, ok in zip(self.docs, alive, strict=True) if ok}
         self._vocabs: dict[str, set[str]] = {}
         self._acronym_hits: dict[str, list[str]] = {}
+        self._initials: dict[str, tuple[str, bool]] | None = None
 
     def __len__(self) -> int:
         """Rows of live documents."""
@@ -408,7 +407,9 @@ class LexicalIndex:
         out: dict[str, list[str]] = {}
         for acro in set(re.findall(r"\b[A-Z]{3,6}\b", text)):
             if acro not in self._acronym_hits:  # one pass over the titles per acronym, then cached
-                titled = [doc for doc, title in self.titles.items() if _abbreviates(acro, title)]
+                if self._initials is None:  # once per index version: a regex per title
+                    self._initials = {doc: _initials(title) for doc, title in self.titles.items()}
+                titled = [doc for doc, title in self._initials.items() if _abbreviates(acro, title)]
                 # Many titles fit (a replicated corpus): too vague to name one, and reading every
                 # vocabulary would be slow.
                 hits = [d for d in titled if stem(acro.lower()) not in self.doc_vocab(d)] if len(titled) <= 16 else []
@@ -452,14 +453,19 @@ def _acronyms(texts: Iterable[str]) -> set[str]:
     return {w for w in upper if w.lower() not in lower}
 
 
-def _abbreviates(acronym: str, title: str) -> bool:
+def _initials(title: str) -> tuple[str, bool]:
+    """The initials of a title's capitalised words, and whether its first such word is 'Treaty'."""
+    words = [w for w in re.split(r"[\s-]+", title) if w[:1].isupper()]
+    return "".join(w[0] for w in words), bool(words) and words[0].lower() == "treaty"
+
+
+def _abbreviates(acronym: str, title: tuple[str, bool]) -> bool:
     """Do the acronym's letters follow the initials of the title's capitalised words?
     A trailing T may stand for a leading 'Treaty' (NPT: Non-Proliferation Treaty)."""
-    words = [w for w in re.split(r"[\s-]+", title) if w[:1].isupper()]
-    if acronym.endswith("T") and words and words[0].lower() == "treaty":
-        acronym, words = acronym[:-1], words[1:]
-    elif words and words[0].lower() == "treaty" and not acronym.startswith("T"):
-        words = words[1:]
-    initials = "".join(w[0] for w in words)
+    initials, treaty_first = title
+    if acronym.endswith("T") and treaty_first:
+        acronym, initials = acronym[:-1], initials[1:]
+    elif treaty_first and not acronym.startswith("T"):
+        initials = initials[1:]
     it = iter(initials)
     return len(acronym) >= 2 and all(ch in it for ch in acronym) and initials[:1] == acronym[:1]

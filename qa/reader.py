@@ -35,7 +35,7 @@ class Reading:
 
 
 def parse(raw: str) -> Reading:
-    """'Emma Raducanu [2].' -> answer 'Emma Raducanu', cited [1]."""
+    """'Maria Lindqvist [2].' -> answer 'Maria Lindqvist', cited [1]."""
     text = raw.strip().splitlines()[0].strip() if raw.strip() else ""
     cited = [int(n) - 1 for n in re.findall(r"\[(\d{1,2})\]", text)]
     answer = _MARKERS.sub(" ", text).strip().rstrip(".").strip()

@@ -131,7 +131,7 @@ def test_facts_compare_after_normalisation(answer: str, passage: str) -> None:
 
 
 def test_facts_the_question_already_gives_are_not_required() -> None:
-    assert fact_tokens("Emma Raducanu won the US Open", "Who won the US Open?") == ["emma", "raducanu"]
+    assert fact_tokens("Maria Lindqvist won the Baltic Open", "Who won the Baltic Open?") == ["maria", "lindqvist"]
 
 
 def test_rewrite_check_keeps_the_conversations_subject() -> None:

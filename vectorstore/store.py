@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -166,12 +167,21 @@ class ChunkStore:
         self._open(create=True)
 
     # --- documents --------------------------------------------------------------------
-    def documents(self, with_text: bool = False) -> list[DocRecord]:
+    def documents(self, with_text: bool = False, sources: Sequence[str] | None = None) -> list[DocRecord]:
+        """The committed documents, or only those read from these source paths (an ingest of a
+        few files into a large store need not list every document)."""
         include = ["metadatas", "documents"] if with_text else ["metadatas"]
-        out = []
-        for _, doc, meta in self._pages(self.docs, include):
-            out.append(DocRecord.model_validate({**meta, "text": doc or ""}))
-        return out
+        if sources is None:
+            found = self._pages(self.docs, include)
+        else:
+            found = (
+                row
+                for i in range(0, len(sources), 100)
+                for row in self._rows(
+                    self.docs.get(where={"source": {"$in": list(sources[i : i + 100])}}, include=include)
+                )
+            )
+        return [DocRecord.model_validate({**meta, "text": doc or ""}) for _, doc, meta in found]
 
     def document(self, doc_id: str) -> DocRecord | None:
         got = self.docs.get(ids=[doc_id], include=["metadatas", "documents"])
@@ -188,6 +198,7 @@ class ChunkStore:
         upsert per document). Returns the number of stale chunks deleted; `fresh` says the
         documents are new, so there is nothing stale to look for (bulk loads).
         """
+        self._touch()  # before: a write cut short still leaves the store at a new version
         metas = [m for d in docs for m in d.metas]
         texts = [t for d in docs for t in d.texts]
         vectors = np.concatenate([d.vectors for d in docs]) if docs else np.zeros((0, self.embedder.dim))
@@ -208,16 +219,20 @@ class ChunkStore:
                 documents=[r.text for r in batch],
                 metadatas=[r.model_dump(exclude={"text"}) for r in batch],
             )
-        if fresh:
-            return 0
-        return sum(
-            self._delete_chunks({"$and": [{"doc_id": r.doc_id}, {"content_hash": {"$ne": r.content_hash}}]})
-            for r in records
-        )
+        deleted = 0
+        if not fresh:
+            deleted = sum(
+                self._delete_chunks({"$and": [{"doc_id": r.doc_id}, {"content_hash": {"$ne": r.content_hash}}]})
+                for r in records
+            )
+        self._touch()
+        return deleted
 
     def delete_document(self, doc_id: str) -> int:
+        self._touch()
         deleted = self._delete_chunks({"doc_id": doc_id})
         self.docs.delete(ids=[doc_id])
+        self._touch()
         return deleted
 
     def repair(self) -> int:
@@ -231,6 +246,7 @@ class ChunkStore:
         for i in range(0, len(stale), 500):
             self.chunks.delete(ids=stale[i : i + 500])
         if stale:
+            self._touch()
             log.warning("removed %d chunks of an interrupted ingest", len(stale))
         return len(stale)
 
@@ -245,12 +261,22 @@ class ChunkStore:
         """{doc_id: content_hash} of every committed document (metadata only: cheap)."""
         return {meta["doc_id"]: meta["content_hash"] for _, _, meta in self._pages(self.docs, ["metadatas"])}
 
-    def version(self, hashes: dict[str, str] | None = None) -> str:
-        """A fingerprint of what the store holds (committed documents and chunk count):
-        anything derived from the chunks, such as the lexical index, is stale when it changes."""
-        hashes = self.document_hashes() if hashes is None else hashes
-        docs = sorted(f"{d}:{h}" for d, h in hashes.items())
-        return hashlib.sha256(("\n".join(docs) + f"\n{self.count()}").encode()).hexdigest()[:16]
+    def _touch(self) -> None:
+        """Give the store a new generation: every write changes its version."""
+        self.docs.modify(metadata={"generation": uuid.uuid4().hex})
+
+    def version(self) -> str:
+        """A fingerprint of what the store holds: the committed documents' ids and the generation
+        the last write set. Anything derived from the chunks, such as the lexical index, is stale
+        when it changes. Ids and one collection record only: reading every document's metadata
+        (or counting a million chunks) took seconds at each start."""
+        try:
+            ids = sorted(self.docs.get(include=[])["ids"])
+            docs = self._client.get_collection(self.docs.name, embedding_function=_ef(self.embedder))
+        except Exception as exc:
+            raise _unavailable(exc) from None
+        generation = (docs.metadata or {}).get("generation", "")
+        return hashlib.sha256(("\n".join(ids) + f"\n{generation}").encode()).hexdigest()[:16]
 
     def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         """The stored vectors of these chunks."""
@@ -280,18 +306,18 @@ class ChunkStore:
             raise _unavailable(exc) from None
 
     def all_chunks(self) -> Iterator[tuple[str, str, ChunkMeta]]:
-        for cid, doc, meta in self._pages(self.chunks, ["documents", "metadatas"]):
-            yield cid, doc or "", ChunkMeta.from_chroma(meta)
+        """Every chunk of the committed documents, document by document: Chroma pages by
+        offset, which rescans the collection for every page (quadratic at a million chunks)."""
+        docs = sorted(self.document_hashes())
+        for i in range(0, len(docs), 100):
+            yield from self.chunks_of(docs[i : i + 100])
 
     def query(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[Hit]:
         """The k nearest chunks by cosine similarity, optionally filtered on metadata."""
-        n = min(k, self.count())
-        if n <= 0:
-            return []
-        try:
+        try:  # k beyond the collection's size returns what there is (no count: seconds at 1M chunks)
             res = self.chunks.query(
                 query_embeddings=[vector],
-                n_results=n,
+                n_results=k,
                 where=where or None,
                 include=["documents", "metadatas", "distances"],
             )
@@ -318,12 +344,16 @@ class ChunkStore:
         offset = 0
         while True:
             got = collection.get(include=include, limit=PAGE, offset=offset)
-            ids = got["ids"]
-            if not ids:
+            if not got["ids"]:
                 return
-            docs = got.get("documents") or [None] * len(ids)
-            yield from zip(ids, docs, got["metadatas"], strict=True)
-            offset += len(ids)
+            yield from ChunkStore._rows(got)
+            offset += len(got["ids"])
+
+    @staticmethod
+    def _rows(got: Any) -> Iterator[tuple[str, Any, dict[str, Any]]]:
+        ids = got["ids"]
+        docs = got.get("documents") or [None] * len(ids)
+        return zip(ids, docs, got["metadatas"], strict=True)
 
 
 def _unavailable(exc: Exception) -> StoreError:
