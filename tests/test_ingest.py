@@ -189,3 +189,25 @@ def test_only_an_unfinished_ingest_makes_the_next_one_scan_for_orphans(
     (data / PENDING).touch()  # as a killed run leaves it
     Ingestor(store, fake_settings.ingest, data, progress=False).run([corpus])
     assert scans == [1] and not (data / PENDING).exists()
+
+
+def test_an_ingest_reads_only_the_records_of_its_files(
+    fake_settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    store, _ = _ingest(fake_settings, [_corpus(tmp_path)])
+    listed: list[int] = []
+    real = store.documents
+
+    def documents(with_text: bool = False, sources=None):  # type: ignore[no-untyped-def]
+        found = real(with_text, sources)
+        listed.append(len(found))
+        return found
+
+    monkeypatch.setattr(store, "documents", documents)
+    one = tmp_path / "corpus" / "news" / "news.txt"
+    one.write_text(" date 2020-03-05 Updated talks\n\nOnly one paragraph now.\n")
+    report = Ingestor(store, fake_settings.ingest, fake_settings.store.data_dir, progress=False).run([one])
+    # The changed file's old record was found (its old chunks went), and no other record was read.
+    assert listed == [1] and report.chunks_deleted > 0 and report.chunks_added == 1
+    Ingestor(store, fake_settings.ingest, fake_settings.store.data_dir, progress=False).run([one], prune=True)
+    assert listed[-1] == 3  # pruning looks at every document

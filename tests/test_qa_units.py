@@ -382,3 +382,23 @@ def test_the_reader_names_a_treaty_by_the_acronym_the_question_uses() -> None:
     assert f"[1] {title} (CFE)" in asked
     plain = reader.messages("withdrawal notice days", [passage], [passage.text])[1]["content"]
     assert "(CFE)" not in plain
+
+
+def test_the_documents_table_of_a_large_store_lists_a_page(monkeypatch: pytest.MonkeyPatch) -> None:
+    import app
+    from vectorstore import DocRecord
+
+    class Store:
+        def documents(self) -> list[DocRecord]:
+            return [
+                DocRecord(doc_id=f"d{i}", source=f"/c/{i}.txt", file_name=f"{i}.txt", title=f"Report {i}",
+                          doc_type="news", date="2020-01-01", content_hash="h", chunks=2, chars=9)
+                for i in range(5)
+            ]  # fmt: skip
+
+        def count(self) -> int:
+            return 10
+
+    monkeypatch.setattr(app, "LISTED", 3)
+    html = app.documents_html(Store())  # type: ignore[arg-type]
+    assert html.count("<tr><td>") == 3 and "5 documents" in html and "first 3" in html
