@@ -120,7 +120,13 @@ def render(r: dict[str, Any]) -> str:
                 f"`RAGQA_CHROMA_HOST` and the shared `RAGQA_LEXICAL_DIR`): the server's first query (loading the "
                 f"vectors) took {sv['server_first_query_s']} s and it then holds {sv['server_rss_mb']:,} MB; "
                 f"`ragqa serve` answered first after {sv['serve_to_first_answer_s']} s at a peak RSS of "
-                f"{sv['serve_peak_mb']:,} MB.",
+                f"{sv['serve_peak_mb']:,} MB."
+                + (
+                    f" Retrieval through the server: dense {sv['dense_p50_ms']} / {sv['dense_p95_ms']} ms, "
+                    f"fused {sv['fused_p50_ms']} / {sv['fused_p95_ms']} ms (p50 / p95)."
+                    if "fused_p95_ms" in sv
+                    else ""
+                ),
             ]
         lines += ["", "![scale](docs/scale.png)"]
     if "chroma_server" in r:

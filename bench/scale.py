@@ -75,7 +75,7 @@ def measure_scale(
         curve.append(point)
     del store
     r["scale"] = curve
-    r["scale_server"] = _serve_with_chroma_server(settings, folder, curve[-1]["chunks"])
+    r["scale_server"] = _serve_with_chroma_server(settings, folder, curve[-1]["chunks"], questions)
     shutil.rmtree(folder, ignore_errors=True)
     _plot(curve, out)
 
@@ -148,7 +148,7 @@ def _ingest_one(settings: Any, store: ChunkStore, work: Path, n: int) -> float:
     return time.perf_counter() - t
 
 
-def _serve_with_chroma_server(settings: Any, folder: Path, chunks: int) -> dict[str, Any]:
+def _serve_with_chroma_server(settings: Any, folder: Path, chunks: int, questions: list[str]) -> dict[str, Any]:
     """The largest store served by `chroma run` (on the same files): the vectors' memory moves
     to the server, `ragqa serve` keeps the lexical index (RAGQA_LEXICAL_DIR, as replicas share it)."""
     import psutil
@@ -178,6 +178,9 @@ def _serve_with_chroma_server(settings: Any, folder: Path, chunks: int) -> dict[
                     raise
                 time.sleep(0.5)
         warm_s = time.perf_counter() - t
+        from qa import HybridRetriever
+
+        lat = _latencies(HybridRetriever(store, s.qa), store, questions)  # over HTTP, the saved index loaded
         env = child_env(settings, folder / "replica", llm="extractive") | {
             "RAGQA_CHROMA_HOST": "127.0.0.1",
             "RAGQA_CHROMA_PORT": str(port),
@@ -194,6 +197,7 @@ def _serve_with_chroma_server(settings: Any, folder: Path, chunks: int) -> dict[
             "chunks": chunks,
             "server_first_query_s": round(warm_s, 1),
             "server_rss_mb": round(psutil.Process(server.pid).memory_info().rss / 1e6),
+            **lat,
             "serve_to_first_answer_s": round(serve_s, 1),
             "serve_peak_mb": round(serve_mb),
         }

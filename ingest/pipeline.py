@@ -61,6 +61,14 @@ class _Pending:
     embed_texts: list[str]
 
 
+def _resolved(path: Path) -> str | None:
+    """The path as documents record it; None for a symlink loop (reported when the file is read)."""
+    try:
+        return str(path.resolve())
+    except (OSError, RuntimeError):
+        return None
+
+
 def discover(paths: Iterable[Path], report: IngestReport) -> Iterator[Path]:
     """Files under the given paths, recursively, sorted; hidden files and symlink loops skipped."""
     for root in paths:
@@ -109,7 +117,7 @@ class Ingestor:
                 report.chunks_repaired = self.store.repair()
             pending.touch()
             files = list(discover(paths, report))
-            sources = None if prune else [str(f.resolve()) for f in files]  # pruning looks at every document
+            sources = None if prune else [r for r in map(_resolved, files) if r]  # pruning looks at every document
             committed = {d.doc_id: d for d in self.store.documents(sources=sources)}
             self._ingest_files(files, committed, report)
             if prune:

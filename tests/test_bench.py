@@ -38,5 +38,6 @@ def test_the_scale_curve_writes_only_under_out(fake_settings, tmp_path: Path, mo
     assert three["serve_to_first_answer_s"] > 0 and three["serve_peak_mb"] > 0 and three["disk_mb"] > 0
     # The largest store served through `chroma run`: both processes measured.
     assert r["scale_server"]["server_rss_mb"] > 0 and r["scale_server"]["serve_peak_mb"] > 0
+    assert r["scale_server"]["fused_p95_ms"] > 0
     assert (out / "scale.png").exists()
     assert sorted(p.name for p in ROOT.iterdir()) == before, "the bench wrote into the repository"
