@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
+from langchain_core.language_models.llms import LLM
+from langchain_core.outputs import GenerationChunk
 
 import prompts
 from vectorstore import ChunkStore, Embedder
@@ -18,9 +22,34 @@ from vectorstore import ChunkStore, Embedder
 
 def baseline_llm(settings: Any, store: ChunkStore) -> Any:
     """The textbook chain's LLM: ragqa's configured local model, as a LangChain LLM."""
-    from qa.generators import ChatLLM, LocalGenerator
+    from qa.generators import LocalGenerator
 
     return ChatLLM(generator=LocalGenerator(settings.qa, store.config.models_dir), max_tokens=128)
+
+
+class ChatLLM(LLM):
+    """A Generator as a LangChain LLM (each prompt is one user turn): the textbook baseline's
+    `prompt | llm | parser` chain runs on the same model as ragqa."""
+
+    generator: Any
+    max_tokens: int = 128
+
+    @property
+    def _llm_type(self) -> str:
+        return f"ragqa-{self.generator.name}"
+
+    def _call(
+        self, prompt: str, stop: list[str] | None = None, run_manager: CallbackManagerForLLMRun | None = None, **kw: Any
+    ) -> str:
+        return "".join(c.text for c in self._stream(prompt, stop, run_manager))
+
+    def _stream(
+        self, prompt: str, stop: list[str] | None = None, run_manager: CallbackManagerForLLMRun | None = None, **kw: Any
+    ) -> Iterator[GenerationChunk]:
+        for text in self.generator.chat([{"role": "user", "content": prompt}], self.max_tokens, stop):
+            if run_manager:
+                run_manager.on_llm_new_token(text)
+            yield GenerationChunk(text=text)
 
 
 class LangChainEmbeddings(Embeddings):

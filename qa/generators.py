@@ -9,11 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Protocol
-
-from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.language_models.llms import LLM
-from langchain_core.outputs import GenerationChunk
+from typing import Protocol
 
 from vectorstore import RagqaError
 
@@ -97,28 +93,3 @@ def make_generator(config: QAConfig, backend: str, models_dir: Path) -> Generato
     if backend == "openai":
         return OpenAIGenerator(config)
     return None
-
-
-class ChatLLM(LLM):
-    """A Generator as a LangChain LLM (each prompt is one user turn): the textbook baseline's
-    `prompt | llm | parser` chain runs on the same model as ragqa."""
-
-    generator: Any
-    max_tokens: int = 128
-
-    @property
-    def _llm_type(self) -> str:
-        return f"ragqa-{self.generator.name}"
-
-    def _call(
-        self, prompt: str, stop: list[str] | None = None, run_manager: CallbackManagerForLLMRun | None = None, **kw: Any
-    ) -> str:
-        return "".join(c.text for c in self._stream(prompt, stop, run_manager))
-
-    def _stream(
-        self, prompt: str, stop: list[str] | None = None, run_manager: CallbackManagerForLLMRun | None = None, **kw: Any
-    ) -> Iterator[GenerationChunk]:
-        for text in self.generator.chat([{"role": "user", "content": prompt}], self.max_tokens, stop):
-            if run_manager:
-                run_manager.on_llm_new_token(text)
-            yield GenerationChunk(text=text)
