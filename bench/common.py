@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import platform
+import shutil
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -120,3 +122,16 @@ def machine() -> dict[str, Any]:
     except OSError:
         pass
     return info
+
+
+def chroma_server(path: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """`chroma run` on loopback over the files in `path` (telemetry off); the caller terminates it."""
+    port = free_port()
+    exe = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
+    proc = subprocess.Popen(
+        [exe, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+    )
+    return proc, port

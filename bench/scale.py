@@ -4,9 +4,7 @@ BM25 build and load, dense / BM25 / fused retrieval latency, a one-document inge
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -17,7 +15,7 @@ import numpy as np
 from ingest import Ingestor
 from vectorstore import ChunkMeta, ChunkStore, DocRecord, DocWrite, make_embedder
 
-from .common import child_env, free_port, latency, peak_rss_of, ready
+from .common import child_env, chroma_server, free_port, latency, peak_rss_of, ready
 
 Rows = list[tuple[str, str, ChunkMeta]]
 
@@ -155,14 +153,7 @@ def _serve_with_chroma_server(settings: Any, folder: Path, chunks: int, question
     from chromadb.api.client import SharedSystemClient
 
     SharedSystemClient.clear_system_cache()  # this process lets go of the files
-    port = free_port()
-    exe = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
-    server = subprocess.Popen(
-        [exe, "run", "--path", str(folder / "chroma"), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
-    )
+    server, port = chroma_server(folder / "chroma")
     try:
         s = settings.override(data_dir=folder)
         s.store.chroma_host, s.store.chroma_port = "127.0.0.1", port

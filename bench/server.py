@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -13,21 +9,14 @@ from typing import Any
 from ingest import Ingestor
 from vectorstore import ChunkStore, make_embedder
 
-from .common import free_port, latency
+from .common import chroma_server, latency
 
 
 def measure_chroma_server(settings: Any, work: Path, questions: list[str], r: dict[str, Any]) -> None:
     """The same retrieval against a Chroma server (`chroma run`) started here on loopback."""
     from qa import HybridRetriever
 
-    port = free_port()
-    exe = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
-    proc = subprocess.Popen(
-        [exe, "run", "--path", str(work / "server"), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
-    )
+    proc, port = chroma_server(work / "server")
     try:
         s = settings.override(data_dir=work / "srv")
         s.store.chroma_host, s.store.chroma_port = "127.0.0.1", port
