@@ -268,7 +268,8 @@ class LexicalIndex:
     def apply_delta(self, rows: Rows, gone: list[str]) -> None:
         """Hide the rows of documents removed or changed since the base, append the chunks of
         the new and changed ones (their term frequencies join the document frequencies)."""
-        dead = np.array([m.doc_id in set(gone) for m in self.docs], dtype=bool)
+        gone_ids = set(gone)
+        dead = np.array([m.doc_id in gone_ids for m in self.docs], dtype=bool)
         self.live = ~dead[self.doc_of] if len(self.docs) else self.live
         doc_of = list(self.doc_of)
         for cid, text, meta in rows:
