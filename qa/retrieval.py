@@ -119,9 +119,11 @@ class HybridRetriever:
         bm25 = index.scores(query)
         if not filters.is_empty():
             bm25 = np.where(index.doc_mask(lambda m: _passes(m, filters)), bm25, 0.0)
+        read: dict[str, tuple[str, str, ChunkMeta]] = {}  # rows already read from disk, by chunk id
         for rank, row in enumerate(_top(bm25, cfg.candidates)):
-            cid = index.chunk(int(row))[0]
-            fused[cid] = fused.get(cid, 0.0) + cfg.bm25_weight / (cfg.rrf_k + rank + 1)
+            chunk = index.chunk(int(row))
+            read[chunk[0]] = chunk
+            fused[chunk[0]] = fused.get(chunk[0], 0.0) + cfg.bm25_weight / (cfg.rrf_k + rank + 1)
         if pattern is not None:
             # The defining chunk holds the term, so it scores above 0: only those rows are read.
             rows = sorted(int(r) for r in _top(bm25, PATTERN_ROWS))
@@ -136,9 +138,16 @@ class HybridRetriever:
                 if row is not None and int(index.years[row]) in years:
                     fused[cid] *= 1 + cfg.date_boost
         ranked = sorted(fused, key=fused.__getitem__, reverse=True)
-        return self._diversify(ranked, fused, cosine, k)
+        return self._diversify(ranked, fused, cosine, k, read)
 
-    def _diversify(self, ranked: list[str], fused: dict[str, float], cosine: dict[str, float], k: int) -> list[Passage]:
+    def _diversify(
+        self,
+        ranked: list[str],
+        fused: dict[str, float],
+        cosine: dict[str, float],
+        k: int,
+        read: dict[str, tuple[str, str, ChunkMeta]],
+    ) -> list[Passage]:
         """Take the best passages, at most `per_source` per document at first, no duplicate texts."""
         chosen: list[str] = []
         skipped: list[str] = []
@@ -149,7 +158,7 @@ class HybridRetriever:
             row = self.index.row_of(cid)
             if row is None:  # written after the lexical index was built
                 continue
-            rows[cid] = self.index.chunk(row)
+            rows[cid] = read.get(cid) or self.index.chunk(row)
             text_key = " ".join(rows[cid][1].split())
             if text_key in seen_text:
                 continue
