@@ -76,6 +76,14 @@ ABLATIONS: dict[str, Callable[[], AbstractContextManager[Any]]] = {
         "qa.answerer.complete_date", lambda answer, quote, date: answer
     ),
     "no year boost in retrieval": lambda: _config(date_boost=0.0),
+    "year boost by document date only (not a year the passage names)": lambda: _config(year_in_text=False),
+    "no second read of the first passage when the model finds nothing": lambda: _config(reread=False),
+    "bare-year answers not sharpened from other passages": lambda: mock.patch(
+        "qa.answerer.sharpen_year", lambda *args: None
+    ),
+    "k=10 passages": lambda: _config(k=10),
+    "k=12 passages": lambda: _config(k=12),
+    "at most 3 passages per document": lambda: _config(per_source=3),
     "no verb families / irregular verbs in matching": _text_rules_off,
     # Word lists of the extractive reader (the fast mode and the fallback): run with --llm extractive.
     "table of official state names": lambda: mock.patch.dict("qa.extractive.STATE_NAMES", clear=True),

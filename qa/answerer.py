@@ -26,7 +26,7 @@ from .config import QAConfig
 from .dates import normalise_numbers
 from .extractive import Candidate, ExtractiveReader, best_span, common_names, trim_quote
 from .generators import Generator, complete, make_generator
-from .grounding import Grounding, as_written, best_sentence, closest, complete_date, dated, ground
+from .grounding import Grounding, as_written, best_sentence, closest, complete_date, dated, ground, sharpen_year
 from .question import QuestionInfo, analyze, define_term, definition_pattern, split_parts
 from .reader import Reader, Reading, parse
 from .retrieval import HybridRetriever, Retriever
@@ -174,7 +174,10 @@ class Answerer:
                     log.warning("the %s backend failed: %s", backend, exc)
                     notice = f"the {backend} backend failed ({type(exc).__name__}); extractive answer shown"
                     raw = []
-                read.append(self._ground(part, parse("".join(raw)) if raw else None, gen))
+                reading = parse("".join(raw)) if raw else None
+                if reading is not None and not reading.found and self.config.reread:
+                    reading = self._reread(gen, part) or reading
+                read.append(self._ground(part, reading, gen))
             fallback = any(r.fallback for r in read)
             if not notice and any(r.fallback or r.reason == "ungrounded" for r in read):
                 shown = "extractive answer shown" if fallback else "no answer shown"
@@ -203,6 +206,18 @@ class Answerer:
             return rewrite(question, history)
         return rewrite(question, history, lambda prompt: complete(gen, [{"role": "user", "content": prompt}], 48))
 
+    def _reread(self, gen: Generator, part: _Part) -> Reading | None:
+        """The model found nothing among all the passages: let it read the first one alone and
+        whole (a small model overlooks an answer among many). Its answer is grounded and
+        thresholded like any other."""
+        if not part.passages:
+            return None
+        first = part.passages[0]
+        text = " ".join(first.text.split()[: self.reader.budget_words])
+        messages = self.reader.messages(part.question, [first], [text])
+        reading = parse(complete(gen, messages, self.config.max_tokens, ["\n"]))
+        return replace(reading, cited=[0]) if reading.found else None
+
     def _copy(
         self, gen: Generator, question: str, answer: str, passages: list[Passage], cited: list[int]
     ) -> tuple[str, Grounding | None]:
@@ -226,15 +241,15 @@ class Answerer:
             said = YESNO.match(reading.answer) if part.info.kind == "yesno" else None
             yesno = said is not None
             answer, where = reading.answer, None
+            clean = [_sanitized(p) for p in part.passages]
             if not self.config.verify:  # ablation: the model's word, its own citation
                 return _Read(part, answer, best_sentence(part.question, part.passages[named], named), abstain=False)
             if (
                 said is not None
             ):  # the model names the passage; its sentence that best matches the question is the reason
                 answer = said.group(1).capitalize()
-                where = best_sentence(part.question, _sanitized(part.passages[named]), named)
+                where = best_sentence(part.question, clean[named], named)
             else:
-                clean = [_sanitized(p) for p in part.passages]
                 where = ground(answer, part.question, clean, reading.cited)
                 header = dated(answer, part.question, clean, reading.cited) if where is None else None
                 # A document's own date answers only a question about the document itself.
@@ -244,7 +259,12 @@ class Answerer:
                     answer, where = self._copy(gen, part.question, answer, clean, reading.cited)
             if where is not None:
                 cited = part.passages[where.passage]
-                answer = answer if yesno else complete_date(as_written(answer, where.quote), where.quote, cited.date)
+                if not yesno:
+                    answer = complete_date(as_written(answer, where.quote), where.quote, cited.date)
+                    sharper = sharpen_year(answer, part.question, clean, where)
+                    if sharper is not None:
+                        answer, where = sharper
+                        cited = part.passages[where.passage]
                 score = support(part.question, cited, self.retriever.index)
                 return _Read(part, answer, where, score < self.config.abstain_threshold, score, yesno=yesno)
         if part.abstain or part.best is None:

@@ -37,12 +37,19 @@ class QAConfig(BaseSettings):
         0.1,
         description="Fusion-score bonus factor for documents from a year the question names (a tie-breaker: 0.5 cost RGB retrieval).",
     )
+    year_in_text: bool = Field(
+        True, description="The year boost also counts a year the passage's text names (search snippets carry no date)."
+    )
     sentences: int = Field(
         16, description="Candidate sentences scored with the dense model per question part (latency vs. recall)."
     )
     verify: bool = Field(
         True,
         description="Ground model answers: accept one only where a passage holds its facts (off only to measure it).",
+    )
+    reread: bool = Field(
+        True,
+        description="When the model finds no answer in the passages, let it read the first passage alone once more.",
     )
     abstain_threshold: float = Field(
         0.355,

@@ -132,6 +132,33 @@ def complete_date(answer: str, quote: str, doc_date: str = "") -> str:
     return answer[:start] + max(better)[1] + answer[end:] if better else answer
 
 
+def sharpen_year(answer: str, question: str, passages: list[Passage], where: Grounding) -> tuple[str, Grounding] | None:
+    """A bare-year answer made as precise as the passages give it: '2020' read in 'In early
+    2020, Nintendo released X' is May 29, 2020 where a sentence that shares as many of the
+    question's words dates the same year to the day. That sentence becomes the quote."""
+    found = find_dates(answer)
+    if len(found) != 1 or not re.fullmatch(r"\d{4}", found[0][2].strip()):
+        return None
+    year = found[0][2].strip()
+    asked = set(tokens(normalise(question)))
+    floor = len(asked & set(tokens(normalise(where.quote))))
+    best: tuple[int, str, Grounding] | None = None
+    for i, p in enumerate(passages):
+        for s, e, text in sentences(p.text, p.start):
+            overlap = len(asked & set(tokens(normalise(text))))
+            if overlap < floor or (best is not None and overlap <= best[0]):
+                continue
+            for _, _, expr in find_dates(text):
+                full, date = parse_date(expr, p.date)
+                if date is not None and str(date.year) == year and year in expr:
+                    best = (overlap, full, Grounding(i, s, e, text))
+                    break
+    if best is None:
+        return None
+    start, end, _ = found[0]
+    return answer[:start] + best[1] + answer[end:], best[2]
+
+
 def dated(
     answer: str, question: str, passages: list[Passage], preferred: Sequence[int] = ()
 ) -> tuple[str, Grounding] | None:

@@ -130,12 +130,17 @@ class HybridRetriever:
             hits = [cid for cid, text, _ in map(index.chunk, rows) if pattern.search(text)]
             for rank, cid in enumerate(hits[: cfg.candidates]):
                 fused[cid] = fused.get(cid, 0.0) + 1 / (cfg.rrf_k + rank + 1)
-        # Questions that name a year prefer documents from then.
+        # Questions that name a year prefer documents from then, and passages that name it.
         years = {int(y) for y in YEAR.findall(query)}
         if years and cfg.date_boost:
             for cid in fused:
                 row = index.row_of(cid)
-                if row is not None and int(index.years[row]) in years:
+                if row is None:
+                    continue
+                if cid not in read:
+                    read[cid] = index.chunk(row)
+                named = {int(y) for y in YEAR.findall(read[cid][1])}
+                if int(index.years[row]) in years or (cfg.year_in_text and named & years):
                     fused[cid] *= 1 + cfg.date_boost
         ranked = sorted(fused, key=fused.__getitem__, reverse=True)
         return self._diversify(ranked, fused, cosine, k, read)

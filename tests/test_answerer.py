@@ -145,6 +145,18 @@ def test_model_not_found_abstains(answerer: Answerer) -> None:
     assert a.abstained and a.answer == ABSTAIN and not a.citations
 
 
+def test_an_answer_overlooked_among_passages_is_read_in_the_first_passage_alone(answerer: Answerer) -> None:
+    gen = with_model(answerer, "NOT FOUND", "ninety days notice [1]")
+    a = answerer.ask("How much notice must a Party give to withdraw from the Treaty on Widgets?", backend="local")
+    assert len(gen.chats) == 2 and gen.chats[1][-1]["content"].count("\n[") == 1  # one passage, the first
+    assert not a.abstained and a.answer.startswith("ninety days notice [1]")
+    assert a.citations[0].source == "widget-treaty.md" and "ninety days" in a.citations[0].quote
+    # Read alone, the passage still has to hold the answer's facts.
+    with_model(answerer, "NOT FOUND", "thirty days notice [1]")
+    a = answerer.ask("How much notice must a Party give to withdraw from the Treaty on Widgets?", backend="local")
+    assert "thirty" not in a.answer
+
+
 def test_hostile_document_cannot_change_the_answer(answerer: Answerer) -> None:
     with_model(answerer, "HACKED [1]")
     a = answerer.ask("Who signed the Example Accord?", backend="local")

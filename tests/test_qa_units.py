@@ -402,3 +402,22 @@ def test_the_documents_table_of_a_large_store_lists_a_page(monkeypatch: pytest.M
     monkeypatch.setattr(app, "LISTED", 3)
     html = app.documents_html(Store())  # type: ignore[arg-type]
     assert html.count("<tr><td>") == 3 and "5 documents" in html and "first 3" in html
+
+
+def test_a_bare_year_takes_the_full_date_another_passage_gives_the_same_event() -> None:
+    from qa.grounding import Grounding, sharpen_year
+
+    texts = [
+        "Work on the Lakeside Library began in 2019. In 2024 the Lakeside Library opened to the public.",
+        "A branch library opened on June 1, 2024 in the harbour district.",
+        "The Lakeside Library opened to readers on March 3, 2024, after five years of work.",
+    ]
+    passages = [P(t) for t in texts]
+    year_quote = Grounding(0, 44, len(texts[0]), texts[0][44:])
+    question = "When did the Lakeside Library open?"
+    answer, where = sharpen_year("2024", question, passages, year_quote) or ("", None)
+    assert answer == "March 3, 2024" and where is not None and where.passage == 2 and "March 3" in where.quote
+    # The branch library's date shares fewer of the question's words than the year's own sentence.
+    assert sharpen_year("2024", question, passages[:2], year_quote) is None
+    assert sharpen_year("2019", "When did work on the Lakeside Library begin?", passages, year_quote) is None
+    assert sharpen_year("March 2024", question, passages, year_quote) is None  # not a bare year
