@@ -82,8 +82,6 @@ ABLATIONS: dict[str, Callable[[], AbstractContextManager[Any]]] = {
         "qa.answerer.sharpen_year", lambda *args: None
     ),
     "k=10 passages": lambda: _config(k=10),
-    "k=12 passages": lambda: _config(k=12),
-    "at most 3 passages per document": lambda: _config(per_source=3),
     "no verb families / irregular verbs in matching": _text_rules_off,
     # Word lists of the extractive reader (the fast mode and the fallback): run with --llm extractive.
     "table of official state names": lambda: mock.patch.dict("qa.extractive.STATE_NAMES", clear=True),

@@ -137,10 +137,12 @@ class HybridRetriever:
                 row = index.row_of(cid)
                 if row is None:
                     continue
-                if cid not in read:
-                    read[cid] = index.chunk(row)
-                named = {int(y) for y in YEAR.findall(read[cid][1])}
-                if int(index.years[row]) in years or (cfg.year_in_text and named & years):
+                match = int(index.years[row]) in years
+                if not match and cfg.year_in_text:  # the text is read only when the date does not decide
+                    if cid not in read:
+                        read[cid] = index.chunk(row)
+                    match = bool(years & {int(y) for y in YEAR.findall(read[cid][1])})
+                if match:
                     fused[cid] *= 1 + cfg.date_boost
         ranked = sorted(fused, key=fused.__getitem__, reverse=True)
         return self._diversify(ranked, fused, cosine, k, read)
