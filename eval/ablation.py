@@ -57,6 +57,15 @@ def _text_rules_off() -> AbstractContextManager[Any]:
     return stack
 
 
+def _no_state_names() -> AbstractContextManager[Any]:
+    import qa.grounding as grounding
+
+    stack = ExitStack()
+    stack.enter_context(mock.patch.dict(grounding.STATE_NAMES, clear=True))
+    stack.enter_context(mock.patch.object(grounding, "_STATE", NEVER))  # grounding: official = common name
+    return stack
+
+
 ABLATIONS: dict[str, Callable[[], AbstractContextManager[Any]]] = {
     "full pipeline": lambda: _config(),
     "grounding off (the model's answer and its own citation)": lambda: _config(verify=False),
@@ -65,6 +74,9 @@ ABLATIONS: dict[str, Callable[[], AbstractContextManager[Any]]] = {
         "qa.retrieval.LexicalIndex", restore_case=lambda self, q: q, expand=lambda self, q: q
     ),
     "two-part questions not split": lambda: mock.patch("qa.answerer.split_parts", lambda q: [q]),
+    "a part that refers back does not name its document": lambda: mock.patch(
+        "qa.answerer._Part.referent", lambda self, passage, answer: ""
+    ),
     "no carry-over of part 1's entity into part 2": lambda: mock.patch(
         "qa.answerer.Answerer._carry_over", lambda self, parts, filters, k: parts
     ),
@@ -78,13 +90,15 @@ ABLATIONS: dict[str, Callable[[], AbstractContextManager[Any]]] = {
     "no year boost in retrieval": lambda: _config(date_boost=0.0),
     "year boost by document date only (not a year the passage names)": lambda: _config(year_in_text=False),
     "no second read of the first passage when the model finds nothing": lambda: _config(reread=False),
+    "second read may reply NOT FOUND": lambda: _config(reread_must_answer=False),
+    "answers read in a sentence about another year accepted": lambda: _config(year_check=False),
     "bare-year answers not sharpened from other passages": lambda: mock.patch(
         "qa.answerer.sharpen_year", lambda *args: None
     ),
     "k=10 passages": lambda: _config(k=10),
     "no verb families / irregular verbs in matching": _text_rules_off,
     # Word lists of the extractive reader (the fast mode and the fallback): run with --llm extractive.
-    "table of official state names": lambda: mock.patch.dict("qa.extractive.STATE_NAMES", clear=True),
+    "table of official state names": lambda: _no_state_names(),
     "list of not-a-person words": lambda: mock.patch("qa.extractive.NOT_PERSON", set()),
     "list of generic capitalised words": lambda: mock.patch("qa.extractive.GENERIC_CAPS", set()),
     "person-noun list ('which minister')": lambda: mock.patch("qa.question.PERSON_QUESTION", NEVER),

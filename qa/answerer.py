@@ -26,7 +26,17 @@ from .config import QAConfig
 from .dates import normalise_numbers
 from .extractive import Candidate, ExtractiveReader, best_span, common_names, trim_quote
 from .generators import Generator, complete, make_generator
-from .grounding import Grounding, as_written, best_sentence, closest, complete_date, dated, ground, sharpen_year
+from .grounding import (
+    Grounding,
+    as_written,
+    best_sentence,
+    closest,
+    complete_date,
+    dated,
+    ground,
+    other_year,
+    sharpen_year,
+)
 from .question import QuestionInfo, analyze, define_term, definition_pattern, split_parts
 from .reader import Reader, Reading, parse
 from .retrieval import HybridRetriever, Retriever
@@ -52,6 +62,13 @@ class _Part:
     qvec: np.ndarray
     rank: Callable[[], list[Candidate]]  # the extractive reader's sentences, scored on first use
     threshold: float
+    carried: str = ""  # the entity an earlier part's answer named, searched with this part
+
+    def referent(self, passage: Passage, answer: str) -> str:
+        """' (Treaty on …)' when this part's 'that treaty' was resolved by us: the user sees
+        which document we took it to mean."""
+        named = passage.title.lower() in f"{self.question} {answer}".lower()
+        return f" ({passage.title})" if self.carried and not named else ""
 
     @cached_property
     def best(self) -> Candidate | None:
@@ -75,7 +92,6 @@ class _Read:
     score: float = 0.0
     reason: str = ""
     fallback: bool = False
-    quote_only: bool = False
     yesno: bool = False
 
 
@@ -214,7 +230,7 @@ class Answerer:
             return None
         first = part.passages[0]
         text = " ".join(first.text.split()[: self.reader.budget_words])
-        messages = self.reader.messages(part.question, [first], [text])
+        messages = self.reader.messages(part.question, [first], [text], may_refuse=not self.config.reread_must_answer)
         reading = parse(complete(gen, messages, self.config.max_tokens, ["\n"]))
         return replace(reading, cited=[0]) if reading.found else None
 
@@ -257,6 +273,8 @@ class Answerer:
                     answer, where = header
                 if where is None and gen is not None:  # a paraphrase: let the model copy its words
                     answer, where = self._copy(gen, part.question, answer, clean, reading.cited)
+            if where is not None and self.config.year_check and other_year(part.info.years, where.quote):
+                where = None  # read in a sentence about another year: not an answer to this one
             if where is not None:
                 cited = part.passages[where.passage]
                 if not yesno:
@@ -267,11 +285,12 @@ class Answerer:
                         cited = part.passages[where.passage]
                 score = support(part.question, cited, self.retriever.index)
                 return _Read(part, answer, where, score < self.config.abstain_threshold, score, yesno=yesno)
-        if part.abstain or part.best is None:
+        # A fallback without a typed span would be a bare quote: never a right answer when measured.
+        if part.abstain or part.best is None or not part.best.span:
             return _Read(part, "", None, abstain=True, reason="ungrounded")
         best = part.best
         where = Grounding(best.passage, best.start, best.end, best.text)
-        return _Read(part, best.span or "", where, False, best.support, fallback=True, quote_only=not best.span)
+        return _Read(part, best.span, where, False, best.support, fallback=True)
 
     def _about_title(self, question: str, passage: Passage) -> bool:
         """Do the question's words (IDF-weighted) stand mostly in the passage's title?"""
@@ -296,7 +315,7 @@ class Answerer:
             if r.yesno:  # the reason is part of a yes/no answer: "No — this Treaty shall be of unlimited duration"
                 sentences.append(f"{r.answer} — {quote.rstrip('.')} [{n}].")
             else:
-                sentences.append(f"“{quote}” [{n}]" if r.quote_only else f"{r.answer} [{n}] — “{quote}”")
+                sentences.append(f"{r.answer}{r.part.referent(passage, r.answer)} [{n}] — “{quote}”")
         return " ".join(sentences), cited
 
     # ------------------------------------------------------------------------------
@@ -316,6 +335,7 @@ class Answerer:
             qvec,
             lambda: self.extractive.candidates(info, passages, vector),
             self.config.extractive_threshold,
+            extra,
         )
 
     def _carry_over(self, parts: list[_Part], filters: Filters | None, k: int | None) -> list[_Part]:
@@ -355,11 +375,7 @@ class Answerer:
                 if part.info.kind == "date" and re.search(r"\bwhere\b", part.question, re.I):
                     place, _ = best_span(replace(part.info, kind="place"), best.text, passage.date)
                     shown += f", at {place}" if place else ""  # "when and where was it signed?"
-                about = (
-                    f" ({passage.title})"
-                    if re.search(r"\b(that|this|the) treaty\b", part.question, re.I) and best.span not in passage.title
-                    else ""
-                )
+                about = part.referent(passage, best.span)
                 sentences.append(f"{shown}{about} [{n}] — “{quote}”")
             else:
                 names = common_names(best.text)
@@ -399,10 +415,9 @@ def _unique(passages: list[Passage]) -> list[Passage]:
 
 
 def _not_said(question: str) -> str:
-    """'The documents don't say when ...' for one part of a two-part question ('INF' keeps its case)."""
-    first, _, rest = question.rstrip("?").partition(" ")
-    first = first if first.isupper() else first.lower()
-    return f"The documents don't say {first} {rest}".rstrip() + "."
+    """One part of a two-part question the documents do not answer, quoted as asked (its
+    words and their case stay the user's: 'Jake', 'INF')."""
+    return f"The documents don't answer “{question.rstrip('?. ')}?”"
 
 
 def _sanitized(passage: Passage) -> Passage:

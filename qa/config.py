@@ -51,6 +51,14 @@ class QAConfig(BaseSettings):
         True,
         description="When the model finds no answer in the passages, let it read the first passage alone once more.",
     )
+    reread_must_answer: bool = Field(
+        True,
+        description="The second read's prompt offers no NOT FOUND: grounding and the support threshold refuse instead.",
+    )
+    year_check: bool = Field(
+        True,
+        description="Reject a model answer whose sentence names only years other than the one the question asks about.",
+    )
     abstain_threshold: float = Field(
         0.355,
         description="Minimum support (question words covered by the cited passage and its document) for a model answer; chosen on the abstention curve.",

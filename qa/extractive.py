@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .dates import SPELLED_NUMBER, find_dates, parse_date, resolve_relative
+from .grounding import STATE_NAMES
 from .question import CALENDAR, QuestionInfo, asks_several, define_term, definition_pattern
 from .retrieval import LexicalIndex
 from .text import STOP, related, sentences, stem, tokens
@@ -79,23 +80,6 @@ NOT_PERSON = set(
     Ministry Republics Act Inspection Organization Association Institute Administration Review Dialogue Statement
     News Post Journal Scientists Force Forces Air Navy Army Hack Command Center Centre University""".split()
 )
-# Official state names -> the names people use (treaty and statement texts use the former).
-STATE_NAMES = {
-    "People’s Republic of China": "China",
-    "People's Republic of China": "China",
-    "French Republic": "France",
-    "Russian Federation": "Russia",
-    "United Kingdom of Great Britain and Northern Ireland": "the United Kingdom",
-    "United States of America": "the United States",
-    "Federal Republic of Germany": "Germany",
-    "Republic of Hungary": "Hungary",
-    "Union of Soviet Socialist Republics": "the Soviet Union",
-    "Kingdom of the Netherlands": "the Netherlands",
-    "Italian Republic": "Italy",
-    "Kingdom of Spain": "Spain",
-    "Hellenic Republic": "Greece",
-    "Republic of Poland": "Poland",
-}
 DATE_PRECISION = [
     (re.compile(r"\d{1,2},? \d{4}|\d{4} |\w+ \d{1,2}, \d{4}|^\d{1,2} \w+ \d{4}$"), 1.0),
     (re.compile(r"^\w+ \d{1,2}$|^\d{1,2} \w+$"), 0.9),

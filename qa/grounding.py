@@ -2,7 +2,7 @@
 
 Facts are the answer's content words that the question does not already contain: names,
 numbers and dates included, compared after normalisation ("Feb. 2" = "February 2", "sixty
-days" = "60 days", "1,500" = "1500", "U.S." = "US"). The sentence (or pair of adjacent
+days" = "60 days", "1,500" = "1500", "U.S." = "US", "the French Republic" = "France"). The sentence (or pair of adjacent
 sentences) that holds them all becomes the citation's quote, with its offsets."""
 
 from __future__ import annotations
@@ -19,6 +19,25 @@ _ABBR_MONTH = re.compile(r"\b(" + "|".join(sorted(MONTH_ABBR, key=len, reverse=T
 _ORDINAL_SUFFIX = re.compile(r"\b(\d+)(?:st|nd|rd|th)\b", re.I)
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
 
+# Official state names -> the names people use (treaty and statement texts use the former).
+STATE_NAMES = {
+    "People’s Republic of China": "China",
+    "People's Republic of China": "China",
+    "French Republic": "France",
+    "Russian Federation": "Russia",
+    "United Kingdom of Great Britain and Northern Ireland": "the United Kingdom",
+    "United States of America": "the United States",
+    "Federal Republic of Germany": "Germany",
+    "Republic of Hungary": "Hungary",
+    "Union of Soviet Socialist Republics": "the Soviet Union",
+    "Kingdom of the Netherlands": "the Netherlands",
+    "Italian Republic": "Italy",
+    "Kingdom of Spain": "Spain",
+    "Hellenic Republic": "Greece",
+    "Republic of Poland": "Poland",
+}
+_STATE = re.compile("|".join(re.escape(name) for name in sorted(STATE_NAMES, key=len, reverse=True)))
+
 
 def normalise(text: str) -> str:
     """Plain forms of numbers and months, so that facts compare as words."""
@@ -31,6 +50,7 @@ def normalise(text: str) -> str:
         text,
     )
     text = _ORDINAL_SUFFIX.sub(r"\1", text)
+    text = _STATE.sub(lambda m: STATE_NAMES[m.group(0)], text)  # "the French Republic" = "France"
     return _THOUSANDS.sub("", text)
 
 
@@ -194,3 +214,10 @@ def best_sentence(question: str, passage: Passage, index: int) -> Grounding:
     sents = sentences(passage.text, passage.start) or [(passage.start, passage.end, passage.text)]
     s, e, text = max(sents, key=lambda x: len(q & set(tokens(normalise(x[2])))))
     return Grounding(index, s, e, text)
+
+
+def other_year(years: Sequence[int], quote: str) -> bool:
+    """The question asks about a year and the quote speaks of other years only: 'revenue in
+    Q1 2021?' is not answered by '…Q1 2023 … revenue of $23.3 billion'."""
+    said = {int(y) for y in re.findall(r"\b(1[89]\d\d|20\d\d)\b", quote)}
+    return bool(years) and bool(said) and not said & set(years)

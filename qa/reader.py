@@ -99,7 +99,9 @@ class Reader:
             out.append(" ".join(parts))
         return out
 
-    def messages(self, question: str, passages: list[Passage], excerpts: list[str]) -> list[Message]:
+    def messages(
+        self, question: str, passages: list[Passage], excerpts: list[str], may_refuse: bool = True
+    ) -> list[Message]:
         blocks = []
         # "npt withdrawal notice": a small model does not know the treaty text is the NPT unless told.
         named = self.acronyms(question)
@@ -111,7 +113,10 @@ class Reader:
             blocks.append(f"[{i + 1}] {head}" + (f" — {section}" if section else "") + f"\n{text}")
         user = "Passages:\n" + "\n\n".join(blocks) + f"\n\nQuestion: {question}"
         # The system prompt is the same for every question, so llama.cpp keeps its KV cache.
-        return [{"role": "system", "content": prompts.load("reader_system")}, {"role": "user", "content": user}]
+        system = prompts.load("reader_system")
+        if not may_refuse:  # the second read: our grounding and threshold refuse, not the model
+            system = "\n".join(line for line in system.splitlines() if NOT_FOUND not in line)
+        return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
     def read(
         self, gen: Generator, question: str, passages: list[Passage], qvec: np.ndarray, max_tokens: int = 40

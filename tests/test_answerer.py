@@ -149,6 +149,8 @@ def test_an_answer_overlooked_among_passages_is_read_in_the_first_passage_alone(
     gen = with_model(answerer, "NOT FOUND", "ninety days notice [1]")
     a = answerer.ask("How much notice must a Party give to withdraw from the Treaty on Widgets?", backend="local")
     assert len(gen.chats) == 2 and gen.chats[1][-1]["content"].count("\n[") == 1  # one passage, the first
+    # The first read may reply NOT FOUND; the second may not (grounding and the threshold refuse instead).
+    assert "NOT FOUND" in gen.chats[0][0]["content"] and "NOT FOUND" not in gen.chats[1][0]["content"]
     assert not a.abstained and a.answer.startswith("ninety days notice [1]")
     assert a.citations[0].source == "widget-treaty.md" and "ninety days" in a.citations[0].quote
     # Read alone, the passage still has to hold the answer's facts.
@@ -230,3 +232,22 @@ def test_fusion_keeps_lexical_only_hits_and_caps_each_document(fake_settings, tm
     names = [h.file_name for h in hits]
     assert "code.txt" in names and names.count("long.md") <= 2
     assert hits == sorted(hits, key=lambda h: -h.score) or names[0] != "code.txt"
+
+
+def test_an_ungrounded_answer_without_a_typed_fallback_is_refused_not_quoted(answerer: Answerer) -> None:
+    question = "What does Article II of the Treaty on Widgets say about duration?"
+    quote = answerer.ask(question)  # the extractive reader alone: its best sentence, no typed span
+    assert not quote.abstained and quote.answer.startswith("“")
+    with_model(answerer, "It will be postponed indefinitely [1]")  # in no passage, also when copied
+    a = answerer.ask(question, backend="local")
+    assert a.abstained and a.answer == ABSTAIN and not a.citations and "not found in the passages" in a.notice
+
+
+def test_a_part_that_refers_back_names_the_document_it_was_resolved_to(answerer: Answerer) -> None:
+    with_model(answerer, "4,000 units [1]", "ninety days [1]")
+    a = answerer.ask(
+        "How many units may each Party hold under the Treaty on Widgets, and how much notice must a Party give to withdraw from that treaty?",
+        backend="local",
+    )
+    assert a.answer.startswith("4,000 units [1]")  # the question names the treaty: no title repeated
+    assert "ninety days (Treaty on Widgets) [2]" in a.answer  # 'that treaty' was taken to mean this one

@@ -421,3 +421,23 @@ def test_a_bare_year_takes_the_full_date_another_passage_gives_the_same_event() 
     assert sharpen_year("2024", question, passages[:2], year_quote) is None
     assert sharpen_year("2019", "When did work on the Lakeside Library begin?", passages, year_quote) is None
     assert sharpen_year("March 2024", question, passages, year_quote) is None  # not a bare year
+
+
+def test_a_sentence_about_another_year_does_not_answer_a_question_about_this_one() -> None:
+    from qa.grounding import other_year
+
+    quote = "Its Q1 2023 revenue was $23.3 billion, up from 2022."
+    assert other_year([2021], quote)
+    assert not other_year([2022], quote)  # the asked year is among those the sentence names
+    assert not other_year([2021], "Revenue was $10.4 billion in the first quarter.")  # no year: the date decides
+    assert not other_year([], quote)  # the question names no year
+
+
+def test_an_official_state_name_grounds_the_name_people_use() -> None:
+    from qa.grounding import ground
+
+    passages = [P("The People's Republic of China, the French Republic and the Russian Federation agreed on it.")]
+    question = "Which states agreed on it?"
+    where = ground("China, France and Russia", question, passages)
+    assert where is not None and where.quote.startswith("The People's Republic of China")
+    assert ground("China, France and Germany", question, passages) is None  # Germany is not among them
