@@ -10,6 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+# A year a question or a passage names (the corpus spans the Cold War to now).
+YEAR = re.compile(r"\b(19[4-9]\d|20[0-4]\d)\b")
+
 MONTHS = [
     "january",
     "february",

@@ -2,8 +2,9 @@
 
 Facts are the answer's content words that the question does not already contain: names,
 numbers and dates included, compared after normalisation ("Feb. 2" = "February 2", "sixty
-days" = "60 days", "1,500" = "1500", "U.S." = "US", "the French Republic" = "France"). The sentence (or pair of adjacent
-sentences) that holds them all becomes the citation's quote, with its offsets."""
+days" = "60 days", "1,500" = "1500", "U.S." = "US", "the French Republic" = "France"). The
+sentence (or pair of adjacent sentences) that holds them all becomes the citation's quote,
+with its offsets."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .dates import MONTH_ABBR, MONTHS, SPELLED_NUMBER, find_dates, parse_date, words_to_number
+from .dates import MONTH_ABBR, MONTHS, SPELLED_NUMBER, YEAR, find_dates, parse_date, words_to_number
 from .text import sentences, tokens
 from .types import Passage
 
@@ -219,5 +220,5 @@ def best_sentence(question: str, passage: Passage, index: int) -> Grounding:
 def other_year(years: Sequence[int], quote: str) -> bool:
     """The question asks about a year and the quote speaks of other years only: 'revenue in
     Q1 2021?' is not answered by '…Q1 2023 … revenue of $23.3 billion'."""
-    said = {int(y) for y in re.findall(r"\b(1[89]\d\d|20\d\d)\b", quote)}
+    said = {int(y) for y in YEAR.findall(quote)}  # the same years the question is read for
     return bool(years) and bool(said) and not said & set(years)

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from .dates import MONTHS, WEEKDAYS
+from .dates import MONTHS, WEEKDAYS, YEAR
 from .text import STOP, stem, tokens
 
 YESNO_START = re.compile(r"^(is|are|was|were|do|does|did|can|could|has|have|had|will|would|should|must|may)\b", re.I)
@@ -153,7 +153,7 @@ def analyze(q: str) -> QuestionInfo:
     m = re.search(r"\b(which|what)\s+((?:[\w-]+\s+){0,3}?[\w-]+)\s+(?:" + "|".join(AUX) + r"|[a-z]+ed)\b", q, re.I)
     if m:
         head = [t for t in tokens(m.group(2)) if t not in {"new"}]
-    years = [int(y) for y in re.findall(r"\b(19[4-9]\d|20[0-4]\d)\b", q)]
+    years = [int(y) for y in YEAR.findall(q)]
     counted = re.search(
         r"\bhow\s+many\s+((?:[\w-]+\s+){0,2}?[\w-]+)\s+(?:" + "|".join(AUX) + r"|could|might)\b", q, re.I
     )

@@ -11,10 +11,10 @@ import numpy as np
 from vectorstore import ChunkMeta, ChunkStore, date_num
 
 from .config import QAConfig
+from .dates import YEAR
 from .lexical import LexicalIndex, load_or_build
 from .types import Filters, Passage
 
-YEAR = re.compile(r"\b(19[4-9]\d|20[0-4]\d)\b")
 PATTERN_ROWS = 2000  # rows searched for a definition pattern: the best BM25 matches of the question
 
 
