@@ -60,7 +60,7 @@ class QAConfig(BaseSettings):
         description="Reject a model answer whose sentence names only years other than the one the question asks about.",
     )
     abstain_threshold: float = Field(
-        0.355,
+        0.38,
         description="Minimum support (question words covered by the cited passage and its document) for a model answer; chosen on the abstention curve.",
     )
     extractive_threshold: float = Field(

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from vectorstore import RagqaError
 
-from . import models
+from . import models, prefix
 from .config import QAConfig
 
 Message = dict[str, str]
@@ -43,8 +43,10 @@ class LocalGenerator:
     def __init__(self, config: QAConfig, models_dir: Path) -> None:
         self.model_name = config.local_model
         self.llama = models.load(config.local_model, models_dir, config.llm_threads)
+        self.heads = prefix.heads(self.llama)
 
     def chat(self, messages: list[Message], max_tokens: int, stop: list[str] | None = None) -> Iterator[str]:
+        self.heads.start(messages)  # the reply then depends on these messages only
         for part in self.llama.create_chat_completion(
             messages=messages, max_tokens=max_tokens, temperature=0.0, stop=stop or [], stream=True
         ):

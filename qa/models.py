@@ -143,8 +143,7 @@ def _silence_llama_cpp() -> None:
 
 
 def load(name: str, folder: Path, threads: int, n_ctx: int = 4096) -> Any:
-    """A llama.cpp model, loaded once per process and kept warm: llama.cpp reuses the KV
-    cache of the longest common prompt prefix, so the fixed system prompt is evaluated once."""
+    """A llama.cpp model, loaded once per process and kept warm (its prompt heads: `prefix`)."""
     if name not in MODELS:
         raise ModelError(f"unknown local model {name!r}; choose one of {', '.join(MODELS)}")
     key = (name, threads, n_ctx)

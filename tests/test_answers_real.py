@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from cli import main
-from tests.conftest import SERVER_MODEL, free_port, llama_server
+from tests.conftest import CORPUS, SERVER_MODEL, free_port, llama_server
 
 pytestmark = pytest.mark.integration
 INF = "When was the US exit date from the INF treaty?"
@@ -67,6 +67,30 @@ def test_local_model_streams_its_reply_before_the_answer(corpus_answerer) -> Non
     assert len(items) > 2 and all(isinstance(i, str) for i in items[:-1])  # tokens first, then the Answer
     assert "Ryabkov" in final.answer and final.citations[0].source == "2019-01-16-lavrov-inf.txt"
     assert "Ryabkov" in final.citations[0].quote
+
+
+@pytest.mark.slow
+def test_a_reply_does_not_depend_on_the_prompt_before_it(corpus_store) -> None:  # type: ignore[no-untyped-def]
+    """llama.cpp reuses the previous prompt's cached prefix; evaluating the rest from another
+    position changed a greedy reply (one of these six, before every chat started from its prompt's head)."""
+    import prompts
+    from qa.generators import complete, make_generator
+
+    settings, store, _ = corpus_store
+    gen = make_generator(settings.qa, "local", store.config.models_dir)
+    assert gen is not None
+    system = prompts.load("reader_system")
+    docs = [p.read_text()[:1500] for p in sorted((CORPUS / "news").glob("*"))[:6]]
+    chats = [
+        [
+            {"role": "system", "content": system},
+            {"role": "user", "content": f"Passages:\n[1] {doc}\n\nQuestion: Summarise what happened, with the dates."},
+        ]
+        for doc in docs
+    ]
+    forward = [complete(gen, chat, 120) for chat in chats]
+    backward = [complete(gen, chat, 120) for chat in reversed(chats)][::-1]
+    assert forward == backward
 
 
 @pytest.fixture(scope="module")

@@ -143,6 +143,21 @@ def test_onnx_model_gives_sentence_transformers_vectors(model_cache: Path) -> No
     assert int8.name != MiniLMEmbedder(model_cache).name  # ...so a store knows which it holds
 
 
+def test_a_text_gets_the_same_vector_whatever_is_embedded_with_it(model_cache: Path) -> None:
+    """int8 quantises a batch's activations with one scale; batched, a sentence's vector (and so an
+    answer) depended on the sentences embedded beside it."""
+    import numpy as np
+
+    from vectorstore import MiniLMEmbedder
+
+    texts = ["The treaty entered into force on 1 June 1988.", "ok", "Paris " * 60, "Who signed it?"]
+    for precision in ("int8", "fp32"):
+        embedder = MiniLMEmbedder(model_cache, precision)  # type: ignore[arg-type]
+        alone = np.stack([embedder.embed([t])[0] for t in texts])
+        assert np.array_equal(embedder.embed(texts), alone), precision
+        assert np.array_equal(embedder.embed(texts[::-1])[::-1], alone), precision
+
+
 def test_exported_model_uses_fused_kernels(model_cache: Path) -> None:
     """The export is measured fast because ONNX Runtime fuses attention; a transformers change
     that breaks the fusion would keep the vectors right and silently lose the speed."""

@@ -76,8 +76,12 @@ class MiniLMEmbedder:
         session, tokenizer = self._model()
         # Length-sorted batches carry little padding (what sentence-transformers does too).
         order = np.argsort([len(t) for t in texts], kind="stable")
-        for start in range(0, len(order), self.batch_size):
-            rows = order[start : start + self.batch_size]
+        # int8 quantises each batch's activations with one scale, so a text's vector would depend on
+        # the texts beside it (up to 0.037 per dimension) and an answer on the question before it.
+        # One text per run costs the same time here (1.50 s vs 1.46 s for 291 passages).
+        size = self.batch_size if self.precision == "fp32" else 1
+        for start in range(0, len(order), size):
+            rows = order[start : start + size]
             encoded = tokenizer.encode_batch([texts[i] for i in rows])
             ids = np.array([e.ids for e in encoded], dtype=np.int64)
             mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
