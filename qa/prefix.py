@@ -58,7 +58,7 @@ class PromptHeads:
         head = self.head(messages)
         llama, n = self.llama, len(head)
         ctx = llama._ctx  # no public API for one sequence's state; these calls copy ~5 MB in < 1 ms
-        if head == self.current and llama.n_tokens >= n:
+        if head == self.current and llama.n_tokens >= n and tuple(llama.input_ids[:n]) == head:
             llama.n_tokens = n  # the last chat only appended after the head: drop what it appended
             return
         ctx.kv_cache_seq_rm(-1, 0, -1)

@@ -244,6 +244,8 @@ def test_an_ungrounded_answer_without_a_typed_fallback_is_refused_not_quoted(ans
 
 
 def test_a_part_that_refers_back_names_the_document_it_was_resolved_to(answerer: Answerer) -> None:
+    # About the wording, not abstention: the fixture's small corpus gives part 1 a support near the threshold.
+    answerer.config = answerer.config.model_copy(update={"abstain_threshold": 0.0})
     with_model(answerer, "4,000 units [1]", "ninety days [1]")
     a = answerer.ask(
         "How many units may each Party hold under the Treaty on Widgets, and how much notice must a Party give to withdraw from that treaty?",
