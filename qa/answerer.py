@@ -114,7 +114,9 @@ class Answerer:
         self.retriever: Retriever = retriever or HybridRetriever(store, config)
         vectors = SentenceVectors(store.embedder)  # one cache for both readers
         self.extractive = ExtractiveReader(vectors, self.retriever.index, config.sentences)
-        self.reader = Reader(vectors, lambda term: self.retriever.index.idf(term), self._acronym_titles)
+        self.reader = Reader(
+            vectors, lambda term: self.retriever.index.idf(term), self._acronym_titles, config.context_words
+        )
         self.models_dir = models_dir or store.config.models_dir
         self._generators: dict[str, Generator | None] = dict(generators or {})
 
@@ -273,7 +275,11 @@ class Answerer:
                     answer, where = header
                 if where is None and gen is not None:  # a paraphrase: let the model copy its words
                     answer, where = self._copy(gen, part.question, answer, clean, reading.cited)
-            if where is not None and self.config.year_check and other_year(part.info.years, where.quote):
+            if (
+                where is not None
+                and self.config.year_check
+                and other_year(part.info.years, where.quote, part.passages[where.passage].date)
+            ):
                 where = None  # read in a sentence about another year: not an answer to this one
             if where is not None:
                 cited = part.passages[where.passage]

@@ -26,6 +26,10 @@ class QAConfig(BaseSettings):
     k: int = Field(
         8, description="Passages given to the answer step (the reader packs their best sentences into a word budget)."
     )
+    context_words: int = Field(
+        300,
+        description="Word budget of the passages' sentences the reader is shown (latency grows with it: about 1.3 tokens a word).",
+    )
     candidates: int = Field(40, description="Candidates fetched from each retriever (dense, BM25) before fusion.")
     rrf_k: int = Field(60, description="Reciprocal-rank-fusion constant.")
     dense_weight: float = Field(1.0, description="Weight of the dense ranking in fusion.")

@@ -217,8 +217,11 @@ def best_sentence(question: str, passage: Passage, index: int) -> Grounding:
     return Grounding(index, s, e, text)
 
 
-def other_year(years: Sequence[int], quote: str) -> bool:
+def other_year(years: Sequence[int], quote: str, date: str = "") -> bool:
     """The question asks about a year and the quote speaks of other years only: 'revenue in
-    Q1 2021?' is not answered by '…Q1 2023 … revenue of $23.3 billion'."""
+    Q1 2021?' is not answered by '…Q1 2023 … revenue of $23.3 billion'. A document dated in the
+    asked year speaks of that year whatever it names: 'New START's expiry, per Biden's 2022
+    statement?' is answered by that statement's 'when it expires in 2026'."""
     said = {int(y) for y in YEAR.findall(quote)}  # the same years the question is read for
-    return bool(years) and bool(said) and not said & set(years)
+    dated = date[:4].isdigit() and int(date[:4]) in years
+    return bool(years) and bool(said) and not said & set(years) and not dated

@@ -431,6 +431,9 @@ def test_a_sentence_about_another_year_does_not_answer_a_question_about_this_one
     assert not other_year([2022], quote)  # the asked year is among those the sentence names
     assert not other_year([2021], "Revenue was $10.4 billion in the first quarter.")  # no year: the date decides
     assert not other_year([], quote)  # the question names no year
+    # A statement dated in the asked year answers for that year, whatever years it names.
+    assert not other_year([2021], quote, date="2021-08-01")
+    assert other_year([2021], quote, date="2023-04-19")
 
 
 def test_an_official_state_name_grounds_the_name_people_use() -> None:
