@@ -332,7 +332,9 @@ class Answerer:
         query = f"{question} {extra}".strip()
         pattern = definition_pattern(define_term(question)) if info.kind == "define" else None
         qvec = self.retriever.embed_query(query)
-        passages = self.retriever.retrieve(query, k=k or self.config.k, filters=filters, vector=qvec, pattern=pattern)
+        passages = self.retriever.retrieve(
+            query, k or self.config.k, filters, qvec, pattern, siblings=self.config.siblings
+        )
         vector = qvec if not extra else None
         return _Part(
             question,

@@ -37,6 +37,10 @@ class QAConfig(BaseSettings):
     per_source: int = Field(
         4, description="At most this many of the top-k passages from one document (diversity; half of k)."
     )
+    siblings: int = Field(
+        4,
+        description="Passages of the top passage's document added beyond k, next best first (its answer paragraph may rank below its others).",
+    )
     date_boost: float = Field(
         0.1,
         description="Fusion-score bonus factor for documents from a year the question names (a tie-breaker: 0.5 cost RGB retrieval).",

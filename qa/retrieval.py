@@ -67,6 +67,7 @@ class Retriever(Protocol):
         filters: Filters | None = None,
         vector: np.ndarray | None = None,
         pattern: re.Pattern[str] | None = None,
+        siblings: int = 0,
     ) -> list[Passage]: ...
 
     def embed_query(self, query: str) -> np.ndarray: ...
@@ -99,9 +100,11 @@ class HybridRetriever:
         filters: Filters | None = None,
         vector: np.ndarray | None = None,
         pattern: re.Pattern[str] | None = None,
+        siblings: int = 0,
     ) -> list[Passage]:
-        """Hybrid search. `pattern` (e.g. where a term is defined) ranks matching chunks as a
-        third list: a word-level search finds a one-line definition among many mentions poorly."""
+        """Hybrid search: the k best passages, then up to `siblings` more of the top passage's
+        document. `pattern` (e.g. where a term is defined) ranks matching chunks as a third list:
+        a word-level search finds a one-line definition among many mentions poorly."""
         k = k or self.config.k
         filters = filters or Filters()
         cfg = self.config
@@ -145,7 +148,7 @@ class HybridRetriever:
                 if match:
                     fused[cid] *= 1 + cfg.date_boost
         ranked = sorted(fused, key=fused.__getitem__, reverse=True)
-        return self._diversify(ranked, fused, cosine, k, read)
+        return self._diversify(ranked, fused, cosine, k, read, siblings)
 
     def _diversify(
         self,
@@ -154,6 +157,7 @@ class HybridRetriever:
         cosine: dict[str, float],
         k: int,
         read: dict[str, tuple[str, str, ChunkMeta]],
+        siblings: int,
     ) -> list[Passage]:
         """Take the best passages, at most `per_source` per document at first, no duplicate texts."""
         chosen: list[str] = []
@@ -179,6 +183,7 @@ class HybridRetriever:
             if len(chosen) >= k:
                 break
         chosen += skipped[: k - len(chosen)]
+        chosen += self._siblings(ranked, chosen, rows, read, seen_text, siblings)
         out = []
         for cid in chosen:
             _, text, m = rows[cid]
@@ -199,3 +204,32 @@ class HybridRetriever:
                 )
             )
         return out
+
+    def _siblings(
+        self,
+        ranked: list[str],
+        chosen: list[str],
+        rows: dict[str, tuple[str, str, ChunkMeta]],
+        read: dict[str, tuple[str, str, ChunkMeta]],
+        seen_text: set[str],
+        siblings: int,
+    ) -> list[str]:
+        """The next-best passages of the top passage's document, beyond k. A question that names a
+        document ("Biden's August 2022 statement") ranks its short paragraphs first, where the
+        document's title weighs most, and the long paragraph that answers it lower."""
+        if not chosen or not siblings:
+            return []
+        doc = rows[chosen[0]][2].doc_id
+        extra: list[str] = []
+        for cid in ranked:
+            if len(extra) >= siblings:
+                break
+            row = self.index.row_of(cid)
+            if cid in chosen or row is None or self.index.docs[self.index.doc_of[row]].doc_id != doc:
+                continue
+            rows[cid] = rows.get(cid) or read.get(cid) or self.index.chunk(row)
+            text_key = " ".join(rows[cid][1].split())
+            if text_key not in seen_text:
+                seen_text.add(text_key)
+                extra.append(cid)
+        return extra

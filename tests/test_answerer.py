@@ -234,6 +234,33 @@ def test_fusion_keeps_lexical_only_hits_and_caps_each_document(fake_settings, tm
     assert hits == sorted(hits, key=lambda h: -h.score) or names[0] != "code.txt"
 
 
+def test_the_top_documents_next_passages_are_added_beyond_k(fake_settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Siblings: after the k best, the next best passages of the top passage's document, in rank
+    order; no passage of another document is added."""
+    from qa import HybridRetriever
+
+    corpus = tmp_path / "sib"
+    corpus.mkdir()
+    (corpus / "long.md").write_text(
+        "# Long treaty\n\n"
+        + "\n\n".join(f"### Article {i}\n\nThe Parties shall report on widgets and gadgets {i}." for i in range(1, 12))
+    )
+    (corpus / "other.txt").write_text("Widgets are reported by the Parties each year, the ministry said.")
+    store = build_store(fake_settings)
+    Ingestor(store, fake_settings.ingest, fake_settings.store.data_dir, progress=False).run([corpus])
+
+    def run(k: int, siblings: int = 0, per_source: int = 4) -> list[str]:
+        cfg = fake_settings.qa.model_copy(update={"per_source": per_source})
+        hits = HybridRetriever(store, cfg).retrieve("Parties report widgets", k=k, siblings=siblings)
+        return [f"{p.file_name}#{p.id}" for p in hits]
+
+    base, ranking = run(2), run(40, per_source=100)
+    with_siblings = run(2, siblings=3)
+    top_doc = base[0].split("#")[0]
+    assert len(with_siblings) == 5 and with_siblings[:2] == base
+    assert with_siblings[2:] == [h for h in ranking if h.startswith(top_doc) and h not in base][:3]
+
+
 def test_an_ungrounded_answer_without_a_typed_fallback_is_refused_not_quoted(answerer: Answerer) -> None:
     question = "What does Article II of the Treaty on Widgets say about duration?"
     quote = answerer.ask(question)  # the extractive reader alone: its best sentence, no typed span
