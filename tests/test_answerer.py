@@ -10,6 +10,7 @@ import pytest
 from cli import build_store
 from ingest import Ingestor
 from qa import ABSTAIN, Answerer, Filters
+from vectorstore import ChunkStore
 
 DOCS = {
     "news/2019-03-01-accord.txt": " date 2019-03-01 Ministers sign the Example Accord\n\n"
@@ -214,24 +215,30 @@ def test_spelled_numbers_are_normalised(answerer: Answerer) -> None:
     assert "ninety (90) days" in a.answer
 
 
-def test_fusion_keeps_lexical_only_hits_and_caps_each_document(fake_settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    """BM25 finds a rare code the fake dense model cannot; no document takes more than per_source slots."""
-    from qa import HybridRetriever
-
+def _long_treaty_and(other: str, settings, tmp_path: Path) -> ChunkStore:  # type: ignore[no-untyped-def]
+    """A store with a 29-article treaty on widgets and one short note (`other.txt`)."""
     corpus = tmp_path / "many"
     corpus.mkdir()
     (corpus / "long.md").write_text(
         "# Long treaty\n\n"
         + "\n\n".join(f"### Article {i}\n\nThe Parties shall report on widgets and gadgets {i}." for i in range(1, 30))
     )
-    (corpus / "code.txt").write_text("The missile is designated XK-99 by the ministry.")
-    store = build_store(fake_settings)
-    Ingestor(store, fake_settings.ingest, fake_settings.store.data_dir, progress=False).run([corpus])
+    (corpus / "other.txt").write_text(other)
+    store = build_store(settings)
+    Ingestor(store, settings.ingest, settings.store.data_dir, progress=False).run([corpus])
+    return store
+
+
+def test_fusion_keeps_lexical_only_hits_and_caps_each_document(fake_settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """BM25 finds a rare code the fake dense model cannot; no document takes more than per_source slots."""
+    from qa import HybridRetriever
+
+    store = _long_treaty_and("The missile is designated XK-99 by the ministry.", fake_settings, tmp_path)
     cfg = fake_settings.qa.model_copy(update={"per_source": 2})
     hits = HybridRetriever(store, cfg).retrieve("Parties report widgets XK-99", k=3)
     names = [h.file_name for h in hits]
-    assert "code.txt" in names and names.count("long.md") <= 2
-    assert hits == sorted(hits, key=lambda h: -h.score) or names[0] != "code.txt"
+    assert "other.txt" in names and names.count("long.md") <= 2
+    assert hits == sorted(hits, key=lambda h: -h.score) or names[0] != "other.txt"
 
 
 def test_the_top_documents_next_passages_are_added_beyond_k(fake_settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -239,15 +246,9 @@ def test_the_top_documents_next_passages_are_added_beyond_k(fake_settings, tmp_p
     order; no passage of another document is added."""
     from qa import HybridRetriever
 
-    corpus = tmp_path / "sib"
-    corpus.mkdir()
-    (corpus / "long.md").write_text(
-        "# Long treaty\n\n"
-        + "\n\n".join(f"### Article {i}\n\nThe Parties shall report on widgets and gadgets {i}." for i in range(1, 12))
+    store = _long_treaty_and(
+        "Widgets are reported by the Parties each year, the ministry said.", fake_settings, tmp_path
     )
-    (corpus / "other.txt").write_text("Widgets are reported by the Parties each year, the ministry said.")
-    store = build_store(fake_settings)
-    Ingestor(store, fake_settings.ingest, fake_settings.store.data_dir, progress=False).run([corpus])
 
     def run(k: int, siblings: int = 0, per_source: int = 4) -> list[str]:
         cfg = fake_settings.qa.model_copy(update={"per_source": per_source})
