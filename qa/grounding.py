@@ -2,9 +2,9 @@
 
 Facts are the answer's content words that the question does not already contain: names,
 numbers and dates included, compared after normalisation ("Feb. 2" = "February 2", "sixty
-days" = "60 days", "1,500" = "1500", "U.S." = "US", "the French Republic" = "France"). The
-sentence (or pair of adjacent sentences) that holds them all becomes the citation's quote,
-with its offsets."""
+days" = "60 days", "1,500" = "1500", "U.S." = "US", "2017-03-03" = "March 3, 2017", "the
+French Republic" = "France"). The sentence (or pair of adjacent sentences) that holds them all
+becomes the citation's quote, with its offsets."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from .types import Passage
 _ABBR_MONTH = re.compile(r"\b(" + "|".join(sorted(MONTH_ABBR, key=len, reverse=True)) + r")\.?(?=\s|$|,)", re.I)
 _ORDINAL_SUFFIX = re.compile(r"\b(\d+)(?:st|nd|rd|th)\b", re.I)
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
+_ISO_DATE = re.compile(r"\b(?:19|20)\d{2}-\d{2}-\d{2}\b")
 
 # Official state names -> the names people use (treaty and statement texts use the former).
 STATE_NAMES = {
@@ -43,6 +44,8 @@ _STATE = re.compile("|".join(re.escape(name) for name in sorted(STATE_NAMES, key
 def normalise(text: str) -> str:
     """Plain forms of numbers and months, so that facts compare as words."""
     text = text.replace("’", "'").replace("–", "-")
+    # "2017-03-03" = "March 3, 2017": the model copies the ISO date of a passage header.
+    text = _ISO_DATE.sub(lambda m: parse_date(m.group(0))[0], text)
     text = SPELLED_NUMBER.sub(lambda m: str(words_to_number(m.group(0)) or m.group(0)), text)
     text = _ABBR_MONTH.sub(
         lambda m: MONTHS[
@@ -200,6 +203,8 @@ def dated(
 def as_written(answer: str, quote: str) -> str:
     """The answer in the quote's own letters when it stands there whole ('VANDenberg' ->
     'Vandenberg'): a small model sometimes garbles case, and the document's form is the cited one."""
+    if _ISO_DATE.fullmatch(answer.strip()):  # a header's "2017-03-03" as people write it
+        answer = parse_date(answer.strip())[0]
     m = re.search(rf"(?<!\w){re.escape(answer)}(?!\w)", quote, re.I)
     return m.group(0) if m else answer
 

@@ -124,10 +124,18 @@ def test_grounding_finds_the_sentence_holding_the_answer_and_refuses_invented_fa
         ("1500 flights", "More than 1,500 flights have taken place."),
         ("2nd of February", "The exit takes effect on February 2."),
         ("the U.S. and Russia", "The US and Russia agreed."),
+        ("2017-03-03", "The game will release on March 3, 2017, with the console."),  # a header's ISO date
     ],
 )
 def test_facts_compare_after_normalisation(answer: str, passage: str) -> None:
     assert ground(answer, "What?", [P(passage)]) is not None
+
+
+def test_an_iso_date_is_shown_as_people_write_it_and_no_other_date_grounds_it() -> None:
+    from qa.grounding import as_written
+
+    assert as_written("2017-03-03", "It will release on March 3, 2017, with the console.") == "March 3, 2017"
+    assert ground("2017-03-04", "When?", [P("The game will release on March 3, 2017, with the console.")]) is None
 
 
 def test_facts_the_question_already_gives_are_not_required() -> None:
