@@ -183,7 +183,7 @@ class HybridRetriever:
             if len(chosen) >= k:
                 break
         chosen += skipped[: k - len(chosen)]
-        chosen += self._siblings(ranked, chosen, rows, read, seen_text, siblings)
+        chosen += self._siblings(ranked, chosen, rows, read, siblings)
         out = []
         for cid in chosen:
             _, text, m = rows[cid]
@@ -211,7 +211,6 @@ class HybridRetriever:
         chosen: list[str],
         rows: dict[str, tuple[str, str, ChunkMeta]],
         read: dict[str, tuple[str, str, ChunkMeta]],
-        seen_text: set[str],
         siblings: int,
     ) -> list[str]:
         """The next-best passages of the top passage's document, beyond k. A question that names a
@@ -220,6 +219,7 @@ class HybridRetriever:
         if not chosen or not siblings:
             return []
         doc = rows[chosen[0]][2].doc_id
+        taken = {" ".join(rows[cid][1].split()) for cid in chosen}  # per_source's skipped ones are welcome
         extra: list[str] = []
         for cid in ranked:
             if len(extra) >= siblings:
@@ -229,7 +229,7 @@ class HybridRetriever:
                 continue
             rows[cid] = rows.get(cid) or read.get(cid) or self.index.chunk(row)
             text_key = " ".join(rows[cid][1].split())
-            if text_key not in seen_text:
-                seen_text.add(text_key)
+            if text_key not in taken:
+                taken.add(text_key)
                 extra.append(cid)
         return extra
