@@ -32,7 +32,10 @@ class QAConfig(BaseSettings):
     )
     candidates: int = Field(40, description="Candidates fetched from each retriever (dense, BM25) before fusion.")
     rrf_k: int = Field(60, description="Reciprocal-rank-fusion constant.")
-    dense_weight: float = Field(1.0, description="Weight of the dense ranking in fusion.")
+    dense_weight: float = Field(
+        1.5,
+        description="Weight of the dense ranking in fusion (1.5: BM25 alone over-weighs a keyword the question shares with a distractor).",
+    )
     bm25_weight: float = Field(1.0, description="Weight of the BM25 ranking in fusion.")
     per_source: int = Field(
         4, description="At most this many of the top-k passages from one document (diversity; half of k)."
