@@ -172,7 +172,9 @@ class Answerer:
             except RagqaError as exc:  # e.g. the local model is not installed
                 notice = f"{backend} backend unavailable ({exc}); extractive answer shown"
         standalone = self.retriever.index.restore_case(self._rewrite(question, history, gen))
-        parts = [self._part(q, filters, k) for q in split_parts(standalone)]
+        texts = split_parts(standalone)
+        texts = texts[:1] + [self._elliptic(t, texts[0], gen) for t in texts[1:]]
+        parts = [self._part(q, filters, k) for q in texts]
         parts = self._carry_over(parts, filters, k)
         timings = {"retrieve": (time.perf_counter() - t0) * 1000}
         fallback = False
@@ -219,10 +221,21 @@ class Answerer:
             timings_ms={k: round(v, 1) for k, v in timings.items()},
         )
 
-    def _rewrite(self, question: str, history: Sequence[tuple[str, str]], gen: Generator | None) -> str:
+    def _rewrite(
+        self, question: str, history: Sequence[tuple[str, str]], gen: Generator | None, force: bool = False
+    ) -> str:
         if gen is None:
-            return rewrite(question, history)
-        return rewrite(question, history, lambda prompt: complete(gen, [{"role": "user", "content": prompt}], 48))
+            return rewrite(question, history, force=force)
+        ask = lambda prompt: complete(gen, [{"role": "user", "content": prompt}], 48)  # noqa: E731
+        return rewrite(question, history, ask, force)
+
+    def _elliptic(self, part: str, first: str, gen: Generator | None) -> str:
+        """A later part that names nothing and shares no word with the first ("… signed where? in
+        force since when") leans on the first as a follow-up leans on the last turn: rewrite it the
+        same way. A part that names its own subject ("… from the Treaty on Widgets") stays."""
+        if main_entity(part) or set(tokens(part)) & set(tokens(first)):
+            return part
+        return self._rewrite(part, [(first, "")], gen, force=True)
 
     def _reread(self, gen: Generator, part: _Part) -> Reading | None:
         """The model found nothing among all the passages: let it read the first one alone and

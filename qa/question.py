@@ -172,13 +172,13 @@ def analyze(q: str) -> QuestionInfo:
 WH = r"(?:when|where|what|which|who|whom|how|why|whether|by\s+what|in\s+what|on\s+what)"
 
 
-def split_parts(q: str) -> list[str]:
+def _split_and(q: str) -> list[str]:
     """'When did X enter into force, and by what date did Y ...?' -> two questions.
 
     Only splits at ', and' / 'and' followed by a question word, so 'China and France'
     stays one question.
     """
-    parts = re.split(rf",?\s+and\s+(?={WH}\b)", q.strip().rstrip("?"), flags=re.I)
+    parts = re.split(rf",?\s+and\s+(?={WH}\b)", q, flags=re.I)
     merged: list[str] = []
     for part in (p.strip(" ,") for p in parts):
         # "where and when was it signed": a bare question word joins the next part.
@@ -186,7 +186,22 @@ def split_parts(q: str) -> list[str]:
             merged[-1] = f"{merged[-1]} and {part}"
         else:
             merged.append(part)
-    parts = merged
-    if len(parts) < 2 or len(parts[-1].split()) < 3:
+    return merged if len(merged) >= 2 and len(merged[-1].split()) >= 3 else [q]
+
+
+def split_parts(q: str) -> list[str]:
+    """One question per part. Besides ', and when ...', a user types two questions in one
+    with a question mark or a semicolon between them ("cfe treaty signed where; limited in
+    duration?"), often after a topic and a colon ("icbm test 2016: launch site? target area?"),
+    which then belongs to every part."""
+    body = q.strip()
+    topic = ""
+    m = re.match(r"([^:?;]{3,80}):\s+(.*[?;]\s*\S.*)$", body)
+    if m:
+        topic, body = m.group(1).strip(), m.group(2)
+    segments = [s.strip(" ,") for s in re.split(r"[?;]\s+", body.strip().rstrip("?;").strip())]
+    segments = [s for s in segments if s]
+    parts = [p for s in segments for p in _split_and(s)]
+    if len(parts) < 2:
         return [q]
-    return [p[0].upper() + p[1:] + "?" for p in parts]
+    return [(f"{topic} {p}" if topic else p[0].upper() + p[1:]) + "?" for p in parts]

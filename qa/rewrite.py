@@ -54,9 +54,9 @@ def main_entity(text: str) -> str:
     return max(found, key=lambda f: (("Treaty" in f or "treaty" in f or f.isupper()), len(f)))
 
 
-def rule_rewrite(question: str, history: Sequence[tuple[str, str]]) -> str:
+def rule_rewrite(question: str, history: Sequence[tuple[str, str]], force: bool = False) -> str:
     """Replace the first pronoun with the previous question's main entity."""
-    if not history or not needs_rewrite(question):
+    if not history or not (force or needs_rewrite(question)):
         return question
     entity = ""
     for user, _ in reversed(history):
@@ -92,9 +92,15 @@ def keeps_subject(rewritten: str, question: str, history: Sequence[tuple[str, st
     return asked <= new and bool(added & set(tokens(f"{last_user} {last_answer}"))) and added <= said
 
 
-def rewrite(question: str, history: Sequence[tuple[str, str]], complete: Callable[[str], str] | None = None) -> str:
-    """Standalone question: the LLM's rewrite when it keeps the conversation's subject, else the rule."""
-    if not history or not needs_rewrite(question):
+def rewrite(
+    question: str,
+    history: Sequence[tuple[str, str]],
+    complete: Callable[[str], str] | None = None,
+    force: bool = False,
+) -> str:
+    """Standalone question: the LLM's rewrite when it keeps the conversation's subject, else the rule.
+    `force`: the caller knows the question leans on the last turn (a later part of a two-part question)."""
+    if not history or not (force or needs_rewrite(question)):
         return question
     if complete is not None:
         convo = "\n".join(f"User: {u}\nAssistant: {a[:200]}" for u, a in history[-3:])
@@ -106,4 +112,4 @@ def rewrite(question: str, history: Sequence[tuple[str, str]], complete: Callabl
             log.info("rewrite %r rejected: it does not keep the conversation's subject", out)
         except Exception:  # a failed rewrite must not fail the answer
             log.warning("the rewrite failed; the rule rewrite is used", exc_info=True)
-    return rule_rewrite(question, history)
+    return rule_rewrite(question, history, force)

@@ -188,6 +188,15 @@ def test_two_part_question_answers_and_cites_each_part(answerer: Answerer) -> No
     assert [c.source for c in a.citations] == ["2019-03-01-accord.txt", "widget-treaty.md"]
 
 
+def test_a_later_part_without_its_subject_takes_the_first_parts(answerer: Answerer) -> None:
+    # "in force since when" names nothing: it leans on the first part as a follow-up leans on the last turn.
+    gen = with_model(answerer, "In force since when (Example Accord)?", "Anna Berg [1]", "April 6, 2019 [1]")
+    a = answerer.ask("Example Accord signed by whom? in force since when", backend="local")
+    assert "Last question: In force since when?" in gen.chats[0][-1]["content"]  # the rewrite comes first
+    assert "(Example Accord)" in gen.chats[2][-1]["content"]  # the reader gets the part with its subject
+    assert "Anna Berg [1]" in a.answer and "April 6, 2019 [2]" in a.answer
+
+
 def test_llm_rewrite_that_changes_the_subject_is_replaced_by_the_rule(answerer: Answerer) -> None:
     gen = with_model(answerer, "Who announced the Treaty on Widgets?", "Anna Berg [1]")
     a = answerer.ask(

@@ -89,6 +89,21 @@ def test_two_part_questions_split_only_at_question_words() -> None:
     ]
 
 
+def test_two_questions_typed_in_one_split_at_question_marks_and_semicolons() -> None:
+    assert split_parts("CFE treaty signed where; limited in duration?") == [
+        "CFE treaty signed where?",
+        "Limited in duration?",
+    ]
+    # A topic before a colon belongs to every part.
+    assert split_parts("icbm test 2016: launch site? target area?") == [
+        "icbm test 2016 launch site?",
+        "icbm test 2016 target area?",
+    ]
+    # One question stays one, colon or not.
+    assert split_parts("According to the note: what is the date?") == ["According to the note: what is the date?"]
+    assert split_parts("inf exit date?") == ["inf exit date?"]
+
+
 def test_follow_up_is_rewritten_with_the_previous_entity() -> None:
     history = [("Who are the depositaries of the NPT?", "…")]
     assert rule_rewrite("and when did it enter into force?", history) == "When did the NPT enter into force?"
