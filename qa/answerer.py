@@ -226,8 +226,9 @@ class Answerer:
     ) -> str:
         if gen is None:
             return rewrite(question, history, force=force)
-        ask = lambda prompt: complete(gen, [{"role": "user", "content": prompt}], 48)  # noqa: E731
-        return rewrite(question, history, ask, force)
+        return rewrite(
+            question, history, lambda prompt: complete(gen, [{"role": "user", "content": prompt}], 48), force
+        )
 
     def _elliptic(self, part: str, first: str, gen: Generator | None) -> str:
         """A later part that names nothing and shares no word with the first ("… signed where? in
