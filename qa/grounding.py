@@ -228,5 +228,5 @@ def other_year(years: Sequence[int], quote: str, date: str = "") -> bool:
     asked year speaks of that year whatever it names: 'New START's expiry, per Biden's 2022
     statement?' is answered by that statement's 'when it expires in 2026'."""
     said = {int(y) for y in YEAR.findall(quote)}  # the same years the question is read for
-    dated = date[:4].isdigit() and int(date[:4]) in years
-    return bool(years) and bool(said) and not said & set(years) and not dated
+    in_year = date[:4].isdigit() and int(date[:4]) in years
+    return bool(years) and bool(said) and not said & set(years) and not in_year

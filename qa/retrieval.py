@@ -28,6 +28,11 @@ def _top(scores: np.ndarray, k: int) -> np.ndarray:
     return order[scores[order] > 0]
 
 
+def _text_key(text: str) -> str:
+    """Whitespace-blind identity of a passage's text: the same snippet stored twice is one passage."""
+    return " ".join(text.split())
+
+
 def _where(filters: Filters) -> dict[str, Any] | None:
     clauses: list[dict[str, Any]] = []
     if filters.doc_types:
@@ -170,7 +175,7 @@ class HybridRetriever:
             if row is None:  # written after the lexical index was built
                 continue
             rows[cid] = read.get(cid) or self.index.chunk(row)
-            text_key = " ".join(rows[cid][1].split())
+            text_key = _text_key(rows[cid][1])
             if text_key in seen_text:
                 continue
             seen_text.add(text_key)
@@ -219,7 +224,7 @@ class HybridRetriever:
         if not chosen or not siblings:
             return []
         doc = rows[chosen[0]][2].doc_id
-        taken = {" ".join(rows[cid][1].split()) for cid in chosen}  # per_source's skipped ones are welcome
+        taken = {_text_key(rows[cid][1]) for cid in chosen}  # per_source's skipped ones are welcome
         extra: list[str] = []
         for cid in ranked:
             if len(extra) >= siblings:
@@ -228,7 +233,7 @@ class HybridRetriever:
             if cid in chosen or row is None or self.index.docs[self.index.doc_of[row]].doc_id != doc:
                 continue
             rows[cid] = rows.get(cid) or read.get(cid) or self.index.chunk(row)
-            text_key = " ".join(rows[cid][1].split())
+            text_key = _text_key(rows[cid][1])
             if text_key not in taken:
                 taken.add(text_key)
                 extra.append(cid)
