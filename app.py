@@ -125,7 +125,9 @@ def answer_markdown(ans: Answer) -> str:
     if ans.abstained:
         body += "\n\nThe closest passages are shown with the sources; none of them answers the question."
     elif ans.citations:
-        strip = " · ".join(f"[{c.n}] {_plain(c.title)}{f' ({c.date})' if c.date else ''}" for c in ans.citations)
+        strip = " · ".join(
+            f"[{c.n}] {_plain(c.title or c.source)}{f' ({c.date})' if c.date else ''}" for c in ans.citations
+        )
         body += f"\n\nSources: {strip}"
     if ans.notice:
         body += f"\n\n⚠ {_plain(ans.notice)}"
@@ -181,7 +183,7 @@ def sources_html(ans: Answer | None) -> str:
                 text = "<mark>" + _esc(c.quote) + "</mark>"
             meta = " · ".join(x for x in (c.date, c.doc_type, _esc(c.source)) if x)
             cards.append(
-                f"<div class='src-card' id='src-{c.n}'><h4><span class='src-n'>{c.n}</span>{_esc(c.title)}</h4>"
+                f"<div class='src-card' id='src-{c.n}'><h4><span class='src-n'>{c.n}</span>{_esc(c.title or c.source)}</h4>"
                 f"<div class='src-meta'>{meta}<br>{_section(c.section, c.title)}</div><div class='src-text'>{text.strip()}</div></div>"
             )
         head = "<h3>Sources</h3>"
@@ -189,7 +191,7 @@ def sources_html(ans: Answer | None) -> str:
         for p in ans.passages[:4]:
             meta = " · ".join(x for x in (p.date, p.doc_type, _esc(p.file_name)) if x)
             cards.append(
-                f"<div class='src-card'><h4>{_esc(p.title)}</h4><div class='src-meta'>{meta}<br>{_section(p.section, p.title)}</div>"
+                f"<div class='src-card'><h4>{_esc(p.title or p.file_name)}</h4><div class='src-meta'>{meta}<br>{_section(p.section, p.title)}</div>"
                 f"<div class='src-text'>{_card_text(p.text[:700]).strip()}{'…' if len(p.text) > 700 else ''}</div></div>"
             )
         head = "<h3>Closest passages (they do not answer the question)</h3>"
@@ -202,7 +204,7 @@ LISTED = 500  # rows of the documents table: a page of a large store stays light
 def documents_html(store: ChunkStore) -> str:
     docs = sorted(store.documents(), key=lambda d: (d.doc_type, d.date, d.title))
     rows = "".join(
-        f"<tr><td>{_esc(d.title)}</td><td>{d.doc_type}</td><td>{d.date or '–'}</td><td>{d.chunks}</td><td>{_esc(d.file_name)}</td></tr>"
+        f"<tr><td>{_esc(d.title or d.file_name)}</td><td>{d.doc_type}</td><td>{d.date or '–'}</td><td>{d.chunks}</td><td>{_esc(d.file_name)}</td></tr>"
         for d in docs[:LISTED]
     )
     more = f" The first {LISTED:,} (by type, date, title) are listed." if len(docs) > LISTED else ""

@@ -167,7 +167,7 @@ def chunk_document(text: str, title: str, doc_type: str, target: int = 800, body
             if doc_type == "law"
             else sec.path
         )
-        path = [title, *inner]
+        path = [title, *inner] if title else list(inner)
         if doc_type == "treaty" and not sec.path:
             path.append("Preamble")
         groups: list[list[_Para]] = []
@@ -196,8 +196,8 @@ def chunk_document(text: str, title: str, doc_type: str, target: int = 800, body
 
 def embed_text(chunk: Chunk, date: str) -> str:
     """What is embedded and indexed: the section path (with title) and date make a chunk findable."""
-    head = f"{chunk.section} ({date})" if date else chunk.section
-    return f"{head}\n{chunk.text}"
+    head = f"{chunk.section} ({date})".strip() if date else chunk.section
+    return f"{head}\n{chunk.text}" if head else chunk.text
 
 
 def infer_doc_type(hint: str, source: str, text: str) -> str:

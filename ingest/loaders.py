@@ -32,6 +32,9 @@ class LoadedDoc:
     key: str  # unique per document: the path, or path#record for feed records
     source: str  # the file the document came from
     text: str
+    # The title the document itself states; '' when it states none. A file name is shown to
+    # people (every citation names the file) but never read as content: in a benchmark corpus
+    # it can carry the label ('q007-pos-0.txt').
     title: str
     date: str = ""
     doc_type_hint: str = ""
@@ -101,7 +104,7 @@ def _plain(path: Path, text: str) -> LoadedDoc:
     if header:
         body_start = len(first_line) + 1
         return LoadedDoc(str(path), str(path), text, header.group(2), header.group(1), "news", body_start)
-    title = _law_title(text) or _title_from_text(text) or _title_from_name(path)
+    title = _law_title(text) or _title_from_text(text)
     return LoadedDoc(str(path), str(path), text, title, find_date(text, path))
 
 
@@ -128,7 +131,7 @@ def _html(path: Path, text: str) -> LoadedDoc:
         str(path),
         str(path),
         body,
-        title or _title_from_text(body) or _title_from_name(path),
+        title or _title_from_text(body),
         date or find_date(body, path),
     )
 
@@ -158,7 +161,7 @@ def _pdf(path: Path, raw: bytes) -> LoadedDoc:
         str(path),
         str(path),
         text,
-        meta_title.strip() or _title_from_text(text) or _title_from_name(path),
+        meta_title.strip() or _title_from_text(text),
         find_date(text, path),
     )
 
@@ -238,8 +241,3 @@ def _title_from_text(text: str) -> str:
         if line.startswith("#"):
             return line.lstrip("#").strip()
     return ""
-
-
-def _title_from_name(path: Path) -> str:
-    stem = re.sub(r"^\d{4}-\d{2}-\d{2}-", "", path.stem)
-    return stem.replace("-", " ").replace("_", " ").strip().capitalize() or path.name

@@ -109,8 +109,10 @@ class Reader:
             if not text:
                 continue
             head = p.title + (f" ({named[p.title]})" if p.title in named else "") + (f" ({p.date})" if p.date else "")
-            section = " › ".join(p.section.split(" › ")[1:])  # the Article and paragraph, not the title again
-            blocks.append(f"[{i + 1}] {head}" + (f" — {section}" if section else "") + f"\n{text}")
+            path = p.section.split(" › ")
+            section = " › ".join(path[1:] if path[0] == p.title else path)  # the title is not said twice
+            label = " — ".join(x for x in (head.strip(), section) if x)
+            blocks.append(f"[{i + 1}] {label}".rstrip() + f"\n{text}")
         user = "Passages:\n" + "\n\n".join(blocks) + f"\n\nQuestion: {question}"
         # The system prompt is the same for every question, so llama.cpp keeps its KV cache.
         system = prompts.load("reader_system")

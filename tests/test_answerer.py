@@ -292,3 +292,25 @@ def test_a_part_that_refers_back_names_the_document_it_was_resolved_to(answerer:
     )
     assert a.answer.startswith("4,000 units [1]")  # the question names the treaty: no title repeated
     assert "ninety days (Treaty on Widgets) [2]" in a.answer  # 'that treaty' was taken to mean this one
+
+
+def test_a_file_name_is_shown_to_people_but_never_read_as_the_title(fake_settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A benchmark's file names carry its labels ('q007-pos-0.txt'): the model and the index see
+    only a title the document states; the answer's citation and the page name the file."""
+    import app
+
+    corpus = tmp_path / "snippets"
+    corpus.mkdir()
+    (corpus / "q007-pos-0.txt").write_text("The Example Cup final was played in Bergen on June 3, 2021.\n")
+    (corpus / "q007-neg-1.txt").write_text("The Example Cup final of 2019 was played in Tromso.\n")
+    store = build_store(fake_settings)
+    Ingestor(store, fake_settings.ingest, fake_settings.store.data_dir, progress=False).run([corpus])
+    assert {d.title for d in store.documents()} == {""}
+    assert all("pos" not in m.section and "neg" not in m.section for _, _, m in store.all_chunks())
+    answerer = Answerer(store, fake_settings.qa)
+    gen = with_model(answerer, "Bergen [1]")
+    a = answerer.ask("Where was the Example Cup final played in 2021?", backend="local")
+    prompt = gen.chats[0][-1]["content"]
+    assert "Bergen" in prompt and not any(w in prompt.lower() for w in ("q007", "pos", "neg"))
+    assert a.answer.startswith("Bergen [1]") and a.citations[0].source == "q007-pos-0.txt"
+    assert "q007-pos-0.txt" in app.answer_markdown(a) and "q007-pos-0.txt</h4>" in app.sources_html(a)
