@@ -159,7 +159,8 @@ def complete_date(answer: str, quote: str, doc_date: str = "") -> str:
 def sharpen_year(answer: str, question: str, passages: list[Passage], where: Grounding) -> tuple[str, Grounding] | None:
     """A bare-year answer made as precise as the passages give it: '2020' read in 'In early
     2020, Nintendo released X' is May 29, 2020 where a sentence that shares as many of the
-    question's words dates the same year to the day. That sentence becomes the quote."""
+    question's words dates the same year to the day (or the month: 'December 2015'). That
+    sentence becomes the quote."""
     found = find_dates(answer)
     if len(found) != 1 or not re.fullmatch(r"\d{4}", found[0][2].strip()):
         return None
@@ -173,8 +174,8 @@ def sharpen_year(answer: str, question: str, passages: list[Passage], where: Gro
             if overlap < floor or (best is not None and overlap <= best[0]):
                 continue
             for _, _, expr in find_dates(text):
-                full, date = parse_date(expr, p.date)
-                if date is not None and str(date.year) == year and year in expr:
+                full, date = parse_date(expr, p.date)  # no date: a month and year, 'December 2015'
+                if year in expr and expr.strip() != year and (date is None or str(date.year) == year):
                     best = (overlap, full, Grounding(i, s, e, text))
                     break
     if best is None:
