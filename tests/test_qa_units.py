@@ -445,7 +445,10 @@ def test_a_bare_year_takes_the_full_date_another_passage_gives_the_same_event() 
     assert sharpen_year("2019", "When did work on the Lakeside Library begin?", passages, year_quote) is None
     assert sharpen_year("March 2024", question, passages, year_quote) is None  # not a bare year
     # A month and year is sharper too; another sentence's bare year is not.
-    month = [P("The Lakeside Library was opened in 2024 by the mayor."), P("The Lakeside Library opened in March 2024.")]
+    month = [
+        P("The Lakeside Library was opened in 2024 by the mayor."),
+        P("The Lakeside Library opened in March 2024."),
+    ]
     quote = Grounding(0, 0, len(month[0].text), month[0].text)
     answer, where = sharpen_year("2024", question, month, quote) or ("", None)
     assert answer == "March 2024" and where is not None and where.passage == 1
