@@ -96,6 +96,8 @@ ABLATIONS: dict[str, Callable[[], AbstractContextManager[Any]]] = {
         "qa.answerer.sharpen_year", lambda *args: None
     ),
     "k=10 passages": lambda: _config(k=10),
+    "ISO dates ('2017-03-03') not read as written dates": lambda: mock.patch("qa.grounding._ISO_DATE", NEVER),
+    "fusion weights dense and BM25 alike (dense 1.0, not 1.5)": lambda: _config(dense_weight=1.0),
     "no verb families / irregular verbs in matching": _text_rules_off,
     # Word lists of the extractive reader (the fast mode and the fallback): run with --llm extractive.
     "table of official state names": _no_state_names,
