@@ -173,8 +173,8 @@ class Answerer:
                 notice = f"{backend} backend unavailable ({exc}); extractive answer shown"
         standalone = self.retriever.index.restore_case(self._rewrite(question, history, gen))
         texts = split_parts(standalone)
-        texts = texts[:1] + [self._elliptic(t, texts[0], gen) for t in texts[1:]]
-        parts = [self._part(q, filters, k) for q in texts]
+        asked = [(texts[0], "")] + [self._elliptic(t, texts[0], gen) for t in texts[1:]]
+        parts = [self._part(q, filters, k, context=context) for q, context in asked]
         parts = self._carry_over(parts, filters, k)
         timings = {"retrieve": (time.perf_counter() - t0) * 1000}
         fallback = False
@@ -230,13 +230,15 @@ class Answerer:
             question, history, lambda prompt: complete(gen, [{"role": "user", "content": prompt}], 48), force
         )
 
-    def _elliptic(self, part: str, first: str, gen: Generator | None) -> str:
+    def _elliptic(self, part: str, first: str, gen: Generator | None) -> tuple[str, str]:
         """A later part that names nothing and shares no word with the first ("… signed where? in
         force since when") leans on the first as a follow-up leans on the last turn: rewrite it the
-        same way. A part that names its own subject ("… from the Treaty on Widgets") stays."""
+        same way, and search with the first part's words too (a rewrite keeps only its subject:
+        "which missile" after "geneva inf talks russian negotiator?" is about those talks).
+        A part that names its own subject ("… from the Treaty on Widgets") stays: (part, "")."""
         if main_entity(part) or set(tokens(part)) & set(tokens(first)):
-            return part
-        return self._rewrite(part, [(first, "")], gen, force=True)
+            return part, ""
+        return self._rewrite(part, [(first, "")], gen, force=True), first
 
     def _reread(self, gen: Generator, part: _Part) -> Reading | None:
         """The model found nothing among all the passages: let it read the first one alone and
@@ -339,17 +341,19 @@ class Answerer:
         return " ".join(sentences), cited
 
     # ------------------------------------------------------------------------------
-    def _part(self, question: str, filters: Filters | None, k: int | None, extra: str = "") -> _Part:
+    def _part(self, question: str, filters: Filters | None, k: int | None, extra: str = "", context: str = "") -> _Part:
+        """`extra`: the entity an earlier part's answer named, searched with and named in the answer;
+        `context`: an earlier part's words, only searched with."""
         info = analyze(question)
         if extra:
             info.entities += analyze(extra).entities
-        query = f"{question} {extra}".strip()
+        query = " ".join(x for x in (question, extra, context) if x)
         pattern = definition_pattern(define_term(question)) if info.kind == "define" else None
         qvec = self.retriever.embed_query(query)
         passages = self.retriever.retrieve(
             query, k or self.config.k, filters, qvec, pattern, siblings=self.config.siblings
         )
-        vector = qvec if not extra else None
+        vector = qvec if query == question else None
         return _Part(
             question,
             info,

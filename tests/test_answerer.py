@@ -197,6 +197,28 @@ def test_a_later_part_without_its_subject_takes_the_first_parts(answerer: Answer
     assert "Anna Berg [1]" in a.answer and "April 6, 2019 [2]" in a.answer
 
 
+def test_a_later_part_without_its_subject_is_searched_with_the_first_parts_words(answerer: Answerer) -> None:
+    """A rewrite keeps only the subject ("which city (Example Accord)?"); the first part's other
+    words say which passage: the part is searched with both, and read as rewritten."""
+    queries: list[str] = []
+    retrieve = answerer.retriever.retrieve
+
+    def spy(query: str, *args, **kwargs):  # type: ignore[no-untyped-def]
+        queries.append(query)
+        return retrieve(query, *args, **kwargs)
+
+    answerer.retriever.retrieve = spy  # type: ignore[method-assign]
+    gen = with_model(answerer, "Which city (Example Accord)?", "Anna Berg [1]", "Oslo [1]")
+    a = answerer.ask("Example Accord signed by whom? which city", backend="local")
+    assert queries[1].startswith("Which city (Example Accord)?") and "signed by whom" in queries[1]
+    assert "Question: Which city (Example Accord)?" in gen.chats[2][-1]["content"]
+    assert "Oslo [2]" in a.answer and "Oslo" in a.citations[-1].quote
+    # A part that names its own subject is searched as typed.
+    queries.clear()
+    answerer.ask("Example Accord signed by whom? how many units may each Party keep under the Treaty on Widgets")
+    assert queries[1] == "How many units may each Party keep under the Treaty on Widgets?"
+
+
 def test_llm_rewrite_that_changes_the_subject_is_replaced_by_the_rule(answerer: Answerer) -> None:
     gen = with_model(answerer, "Who announced the Treaty on Widgets?", "Anna Berg [1]")
     a = answerer.ask(
