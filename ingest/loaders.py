@@ -22,7 +22,9 @@ SUPPORTED = TEXT_SUFFIXES | HTML_SUFFIXES | FEED_SUFFIXES | {".pdf"}
 NEWS_HEADER = re.compile(r"^\s*date (\d{4}-\d{2}-\d{2}) (.+?)\s*$")
 ISO_DATE = re.compile(r"(?<!\d)((?:19|20)\d{2})-(\d{2})-(\d{2})(?!\d)")
 MONTHS = "january february march april may june july august september october november december".split()
-WRITTEN_DATE = re.compile(r"\b(" + "|".join(m.capitalize() for m in MONTHS) + r")\s+(\d{1,2}),\s+((?:19|20)\d{2})\b")
+# "March 3, 2017", and as search snippets and datelines abbreviate it, "Oct 20, 2021" / "Sept. 5, 2019".
+_MONTH_FORMS = sorted({f.capitalize() for m in MONTHS for f in (m, m[:3])} | {"Sept"}, key=len, reverse=True)
+WRITTEN_DATE = re.compile(r"\b(" + "|".join(_MONTH_FORMS) + r")\.?\s+(\d{1,2}),\s+((?:19|20)\d{2})\b")
 
 
 @dataclass
@@ -225,7 +227,7 @@ def normalize_date(value: str) -> str:
         return iso.group(0)
     written = WRITTEN_DATE.search(value)
     if written:
-        month = MONTHS.index(written.group(1).lower()) + 1
+        month = [m[:3] for m in MONTHS].index(written.group(1)[:3].lower()) + 1
         return f"{written.group(3)}-{month:02d}-{int(written.group(2)):02d}"
     return ""
 

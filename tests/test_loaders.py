@@ -17,6 +17,21 @@ def test_news_header_gives_title_date_and_type() -> None:
     assert doc.text[doc.body_start :].lstrip().startswith("Negotiators met")
 
 
+def test_a_snippets_leading_date_is_its_date_also_abbreviated(tmp_path: Path) -> None:
+    """Search snippets and datelines abbreviate the month ("Oct 20, 2021 ..."); a word that only
+    starts like a month is not one."""
+    dates = {}
+    for name, text in {
+        "a.txt": "Oct 20, 2021 ... The company revealed the phone on 19th October.",
+        "b.txt": "Sept. 5, 2019 ... Results were announced.",
+        "c.txt": "The club said on March 3, 2017 that it had a new coach.",
+        "d.txt": "Mayor 3, 2019 votes were counted. Decimal 4, 2020 is not a date either.",
+    }.items():
+        (tmp_path / name).write_text(text)
+        dates[name] = load_file(tmp_path / name)[0].date
+    assert dates == {"a.txt": "2021-10-20", "b.txt": "2019-09-05", "c.txt": "2017-03-03", "d.txt": ""}
+
+
 def test_markdown_title_and_statute_title() -> None:
     assert load_file(FIXTURES / "treaty.md")[0].title == "Treaty on Example Matters"
     assert load_file(FIXTURES / "statute.md")[0].title == "99 U.S.C. § 1234 — Widget reports"
