@@ -23,8 +23,10 @@ NEWS_HEADER = re.compile(r"^\s*date (\d{4}-\d{2}-\d{2}) (.+?)\s*$")
 ISO_DATE = re.compile(r"(?<!\d)((?:19|20)\d{2})-(\d{2})-(\d{2})(?!\d)")
 MONTHS = "january february march april may june july august september october november december".split()
 # "March 3, 2017", and as search snippets and datelines abbreviate it, "Oct 20, 2021" / "Sept. 5, 2019".
-_MONTH_FORMS = sorted({f.capitalize() for m in MONTHS for f in (m, m[:3])} | {"Sept"}, key=len, reverse=True)
-WRITTEN_DATE = re.compile(r"\b(" + "|".join(_MONTH_FORMS) + r")\.?\s+(\d{1,2}),\s+((?:19|20)\d{2})\b")
+_MONTH_NUMBER = {f.capitalize(): i + 1 for i, m in enumerate(MONTHS) for f in (m, m[:3])} | {"Sept": 9}
+WRITTEN_DATE = re.compile(
+    r"\b(" + "|".join(sorted(_MONTH_NUMBER, key=len, reverse=True)) + r")\.?\s+(\d{1,2}),\s+((?:19|20)\d{2})\b"
+)
 
 
 @dataclass
@@ -227,7 +229,7 @@ def normalize_date(value: str) -> str:
         return iso.group(0)
     written = WRITTEN_DATE.search(value)
     if written:
-        month = [m[:3] for m in MONTHS].index(written.group(1)[:3].lower()) + 1
+        month = _MONTH_NUMBER[written.group(1)]
         return f"{written.group(3)}-{month:02d}-{int(written.group(2)):02d}"
     return ""
 
