@@ -158,25 +158,36 @@ def complete_date(answer: str, quote: str, doc_date: str = "") -> str:
 
 def sharpen_year(answer: str, question: str, passages: list[Passage], where: Grounding) -> tuple[str, Grounding] | None:
     """A bare-year answer made as precise as the passages give it: '2020' read in 'In early
-    2020, Nintendo released X' is May 29, 2020 where a sentence that shares as many of the
+    2020, Nintendo released X' is May 29, 2020 where a passage that shares as many of the
     question's words dates the same year to the day (or the month: 'December 2015'). That
-    sentence becomes the quote."""
+    sentence becomes the quote. Relevance is the passage's, not the date's own sentence: a
+    search snippet states its subject and its date in separate fragments ('Xenoblade Chronicles
+    2 ... Release date. December 1, 2017'); within the quote's own passage a date must be in a
+    sentence as close to the question as the quote, as another date there is another event."""
     found = find_dates(answer)
     if len(found) != 1 or not re.fullmatch(r"\d{4}", found[0][2].strip()):
         return None
     year = found[0][2].strip()
     asked = set(tokens(normalise(question)))
-    floor = len(asked & set(tokens(normalise(where.quote))))
-    best: tuple[int, str, Grounding] | None = None
+
+    def overlap(text: str) -> int:
+        return len(asked & set(tokens(normalise(text))))
+
+    floor = overlap(passages[where.passage].text)
+    own_floor = overlap(where.quote)
+    best: tuple[tuple[int, int], str, Grounding] | None = None
     for i, p in enumerate(passages):
+        near = overlap(p.text)
+        if near < floor:
+            continue
         for s, e, text in sentences(p.text, p.start):
-            overlap = len(asked & set(tokens(normalise(text))))
-            if overlap < floor or (best is not None and overlap <= best[0]):
+            key = (near, overlap(text))
+            if (i == where.passage and key[1] < own_floor) or (best is not None and key <= best[0]):
                 continue
             for _, _, expr in find_dates(text):
                 full, date = parse_date(expr, p.date)  # no date: a month and year, 'December 2015'
                 if year in expr and expr.strip() != year and (date is None or str(date.year) == year):
-                    best = (overlap, full, Grounding(i, s, e, text))
+                    best = (key, full, Grounding(i, s, e, text))
                     break
     if best is None:
         return None

@@ -453,6 +453,17 @@ def test_a_bare_year_takes_the_full_date_another_passage_gives_the_same_event() 
     answer, where = sharpen_year("2024", question, month, quote) or ("", None)
     assert answer == "March 2024" and where is not None and where.passage == 1
     assert sharpen_year("2024", question, month[:1], quote) is None
+    # A search snippet names its subject and its date in separate fragments: the passage's
+    # words count. Inside the quote's own passage, a date in a less related sentence does not.
+    snippets = [
+        P("The Lakeside Library is a 2024 landmark of the harbour town."),
+        P("Lakeside Library. Visitor guide. Opening. March 3, 2024 ..."),
+    ]
+    quote = Grounding(0, 0, len(snippets[0].text), snippets[0].text)
+    answer, where = sharpen_year("2024", question, snippets, quote) or ("", None)
+    assert answer == "March 3, 2024" and where is not None and where.passage == 1
+    own = [P("The Lakeside Library is a 2024 landmark. A ferry pier was built on May 5, 2024.")]
+    assert sharpen_year("2024", question, own, Grounding(0, 0, 40, own[0].text[:40])) is None
 
 
 def test_a_sentence_about_another_year_does_not_answer_a_question_about_this_one() -> None:
