@@ -19,6 +19,7 @@ from .vectors import SentenceVectors
 
 NOT_FOUND = "NOT FOUND"
 _MARKERS = re.compile(r"\s*((?:\[\d{1,2}\][\s,.]*)+)")
+_PAREN_MARKER = re.compile(r"\s+\(([1-9]\d?)\)\W*$")  # "48 million litres (1)": the model's other habit
 
 
 @dataclass
@@ -35,9 +36,12 @@ class Reading:
 
 
 def parse(raw: str) -> Reading:
-    """'Maria Lindqvist [2].' -> answer 'Maria Lindqvist', cited [1]."""
+    """'Maria Lindqvist [2].' -> answer 'Maria Lindqvist', cited [1]; a lone trailing '(2)' is
+    read as the marker too."""
     text = raw.strip().splitlines()[0].strip() if raw.strip() else ""
-    cited = [int(n) - 1 for n in re.findall(r"\[(\d{1,2})\]", text)]
+    cited = [int(n) - 1 for n in re.findall(r"\[([1-9]\d?)\]", text)]
+    if not cited and (paren := _PAREN_MARKER.search(text)):
+        cited, text = [int(paren.group(1)) - 1], text[: paren.start()]
     answer = _MARKERS.sub(" ", text).strip().rstrip(".").strip()
     answer = re.sub(r"^(?:answer|short answer)\s*:\s*", "", answer, flags=re.I).strip(" \"'“”")
     return Reading(raw, answer, cited)

@@ -487,3 +487,21 @@ def test_an_official_state_name_grounds_the_name_people_use() -> None:
     where = ground("China, France and Russia", question, passages)
     assert where is not None and where.quote.startswith("The People's Republic of China")
     assert ground("China, France and Germany", question, passages) is None  # Germany is not among them
+
+
+@pytest.mark.parametrize(
+    ("raw", "answer", "cited"),
+    [
+        ("Maria Lindqvist [2].", "Maria Lindqvist", [1]),
+        ("48 million litres (1)", "48 million litres", [0]),  # the marker in parentheses
+        ("48 million litres (1).", "48 million litres", [0]),
+        ("Section 5(1) of the Act [3]", "Section 5(1) of the Act", [2]),  # brackets decide; "(1)" is text
+        ("paragraph 4 (a)", "paragraph 4 (a)", []),
+        ("Article 12 (0)", "Article 12 (0)", []),  # no passage 0
+    ],
+)
+def test_the_reply_is_split_into_answer_and_the_passage_it_names(raw: str, answer: str, cited: list[int]) -> None:
+    from qa.reader import parse
+
+    reading = parse(raw)
+    assert (reading.answer, reading.cited) == (answer, cited)
