@@ -150,6 +150,16 @@ def parse_date(expr: str, reference: str = "") -> tuple[str, dt.date | None]:
     return e, None
 
 
+def is_dateline(sentence: str, date: str) -> bool:
+    """Is the sentence only the document's own date ('Oct 20, 2021 ...' heading a search
+    snippet)? The passage header gives that date; as a sentence it states no event."""
+    try:
+        _, d = parse_date(sentence.strip(" .…"))
+    except KeyError:  # a word that is no month: 'Mayor 3, 2019'
+        return False
+    return d is not None and d.isoformat() == date
+
+
 def resolve_relative(expr: str, reference: str) -> str:
     """'Wednesday' / 'last month' in an article dated `reference` -> an explicit date."""
     ref = _iso(reference)

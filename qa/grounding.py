@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .dates import MONTH_ABBR, MONTHS, SPELLED_NUMBER, YEAR, find_dates, parse_date, words_to_number
+from .dates import MONTH_ABBR, MONTHS, SPELLED_NUMBER, YEAR, find_dates, is_dateline, parse_date, words_to_number
 from .text import sentences, tokens
 from .types import Passage
 
@@ -94,8 +94,12 @@ def ground(answer: str, question: str, passages: list[Passage], preferred: Seque
     named = {i for i in preferred if 0 <= i < len(passages)}
     parsed = []
     for p in passages:
-        # A heading or a bare paragraph label ('4.') is no quote, whatever number it holds.
-        sents = [x for x in sentences(p.text, p.start) if not x[2].startswith("#") and len(x[2].split()) >= 3]
+        # A heading, a bare paragraph label ('4.') or the page's own date line is no quote.
+        sents = [
+            x
+            for x in sentences(p.text, p.start)
+            if not x[2].startswith("#") and len(x[2].split()) >= 3 and not is_dateline(x[2], p.date)
+        ]
         parsed.append(
             (sents, [set(tokens(normalise(s[2]))) for s in sents], _date_tokens(p) | set(tokens(normalise(p.title))))
         )

@@ -153,6 +153,17 @@ def test_an_iso_date_is_shown_as_people_write_it_and_no_other_date_grounds_it() 
     assert ground("2017-03-04", "When?", [P("The game will release on March 3, 2017, with the console.")]) is None
 
 
+def test_a_snippets_own_date_line_is_no_quote_for_a_date_answer() -> None:
+    snippet = P("Nov 14, 2022 ... The festival's final night airs on Sunday.", "2022-11-14")
+    assert ground("Nov 14, 2022", "When did the festival open?", [snippet]) is None
+    # The same date stated as an event is evidence; a date line of another day is text like any other.
+    opened = P("Nov 14, 2022 ... The festival opened on November 14, 2022.", "2022-11-14")
+    g = ground("Nov 14, 2022", "When did the festival open?", [opened])
+    assert g is not None and g.quote == "The festival opened on November 14, 2022."
+    other = P("Nov 14, 2022 ... The festival's final night airs on Sunday.", "2022-11-20")
+    assert ground("Nov 14, 2022", "When did the festival open?", [other]) is not None
+
+
 def test_facts_the_question_already_gives_are_not_required() -> None:
     assert fact_tokens("Maria Lindqvist won the Baltic Open", "Who won the Baltic Open?") == ["maria", "lindqvist"]
 
