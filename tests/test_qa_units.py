@@ -455,26 +455,24 @@ def test_a_bare_year_takes_the_full_date_another_passage_gives_the_same_event() 
     assert sharpen_year("2024", question, passages[:2], year_quote) is None
     assert sharpen_year("2019", "When did work on the Lakeside Library begin?", passages, year_quote) is None
     assert sharpen_year("March 2024", question, passages, year_quote) is None  # not a bare year
+
+    def sharpened(texts: list[str]) -> tuple[str, int] | None:
+        """'2024' read in the whole first text, sharpened: the answer and its passage."""
+        out = sharpen_year("2024", question, [P(t) for t in texts], Grounding(0, 0, len(texts[0]), texts[0]))
+        return (out[0], out[1].passage) if out else None
+
     # A month and year is sharper too; another sentence's bare year is not.
-    month = [
-        P("The Lakeside Library was opened in 2024 by the mayor."),
-        P("The Lakeside Library opened in March 2024."),
-    ]
-    quote = Grounding(0, 0, len(month[0].text), month[0].text)
-    answer, where = sharpen_year("2024", question, month, quote) or ("", None)
-    assert answer == "March 2024" and where is not None and where.passage == 1
-    assert sharpen_year("2024", question, month[:1], quote) is None
+    month = ["The Lakeside Library was opened in 2024 by the mayor.", "The Lakeside Library opened in March 2024."]
+    assert sharpened(month) == ("March 2024", 1)
+    assert sharpened(month[:1]) is None
     # A search snippet names its subject and its date in separate fragments: the passage's
     # words count. Inside the quote's own passage, a date in a less related sentence does not.
     snippets = [
-        P("The Lakeside Library is a 2024 landmark of the harbour town."),
-        P("Lakeside Library. Visitor guide. Opening. March 3, 2024 ..."),
+        "The Lakeside Library is a 2024 landmark of the harbour town.",
+        "Lakeside Library. Visitor guide. Opening. March 3, 2024 ...",
     ]
-    quote = Grounding(0, 0, len(snippets[0].text), snippets[0].text)
-    answer, where = sharpen_year("2024", question, snippets, quote) or ("", None)
-    assert answer == "March 3, 2024" and where is not None and where.passage == 1
-    own = [P("The Lakeside Library is a 2024 landmark. A ferry pier was built on May 5, 2024.")]
-    assert sharpen_year("2024", question, own, Grounding(0, 0, 40, own[0].text[:40])) is None
+    assert sharpened(snippets) == ("March 3, 2024", 1)
+    assert sharpened(["The Lakeside Library is a 2024 landmark. A ferry pier was built on May 5, 2024."]) is None
 
 
 def test_a_sentence_about_another_year_does_not_answer_a_question_about_this_one() -> None:
