@@ -26,6 +26,29 @@ def test_minilm_search_finds_the_seed_article(corpus_store) -> None:  # type: ig
     assert "2019-01-16-lavrov-inf.txt" in [p.file_name for p in top]
 
 
+@pytest.mark.slow
+def test_a_passage_written_after_the_corpus_is_found_by_search(corpus_store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A short note unlike the treaties, ingested after them, was found by `get` but never by
+    `query` in about a third of fresh stores (Chroma's graph, built with its default
+    ef_construction, left it unlinked): an uploaded file went unanswered until a restart.
+    Five fresh ingests; the note must be found by its own vector each time."""
+    settings, _, _ = corpus_store
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "water-plant.txt").write_text(
+        "The Riverside water plant treats 48 million litres of water a day, the operator said in March.\n\n"
+        "Its second filter line opened on 4 May 2023.\n"
+    )
+    for trial in range(5):
+        data = tmp_path / f"data{trial}"
+        trial_settings = settings.override(data_dir=data)
+        store = build_store(trial_settings)
+        Ingestor(store, trial_settings.ingest, data, progress=False).run([CORPUS, notes])
+        note = store.chunks.get(where={"file_name": "water-plant.txt"}, include=["embeddings"])
+        found = store.chunks.query(query_embeddings=note["embeddings"], n_results=1, include=[])["ids"][0]
+        assert found == note["ids"], f"fresh ingest {trial}: the note is not found by its own vector"
+
+
 def test_reingest_of_unchanged_corpus_adds_nothing(corpus_store) -> None:  # type: ignore[no-untyped-def]
     settings, store, first = corpus_store
     again = Ingestor(store, settings.ingest, settings.store.data_dir, progress=False).run([CORPUS])
