@@ -139,8 +139,8 @@ class ChunkStore:
                 name,
                 metadata=wanted,
                 # ef_construction 400, not Chroma's 100: with 100, a late passage unlike the rest
-                # (a note added after the treaties) was left unreachable by search in about a
-                # third of fresh stores, until a restart rebuilt the graph. Building costs 1.9x
+                # (a note added after the treaties) was left unreachable by search in 15 of 33
+                # fresh stores, until a restart rebuilt the graph. Building costs 1.9x
                 # per vector (30k vectors: 19.8 s against 10.6 s), a few % of an ingest that the
                 # embedding model dominates; search is unchanged.
                 configuration={"hnsw": {"space": "cosine", "ef_construction": 400}},
