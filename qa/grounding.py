@@ -20,6 +20,9 @@ _ABBR_MONTH = re.compile(r"\b(" + "|".join(sorted(MONTH_ABBR, key=len, reverse=T
 _ORDINAL_SUFFIX = re.compile(r"\b(\d+)(?:st|nd|rd|th)\b", re.I)
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
 _ISO_DATE = re.compile(r"\b(?:19|20)\d{2}-\d{2}-\d{2}\b")
+# A sentence that states the answer as a phrase outweighs one more shared question word and the
+# model's own pick (0.5): "15 November 2020" over "premieres Nov. 15" + the page's year.
+PHRASE_WEIGHT = 2.0
 
 # Official state names -> the names people use (treaty and statement texts use the former).
 STATE_NAMES = {
@@ -101,23 +104,39 @@ def ground(answer: str, question: str, passages: list[Passage], preferred: Seque
             if not x[2].startswith("#") and len(x[2].split()) >= 3 and not is_dateline(x[2], p.date)
         ]
         parsed.append(
-            (sents, [set(tokens(normalise(s[2]))) for s in sents], _date_tokens(p) | set(tokens(normalise(p.title))))
+            (sents, [tokens(normalise(s[2])) for s in sents], _date_tokens(p) | set(tokens(normalise(p.title))))
         )
     for width in (1, 2):  # one sentence is the better quote; a pair only when the facts straddle two
         found: list[tuple[float, Grounding]] = []
         for i, (sents, toks, extra) in enumerate(parsed):
             for j in range(len(sents) - width + 1):
-                have = set().union(*toks[j : j + width])
+                words = [t for sent in toks[j : j + width] for t in sent]
+                have = set(words)
                 # The sentence must hold a fact itself; the title and date only complete it.
                 if not any(t in have for t in need) or not all(t in have or t in extra for t in need):
                     continue
                 s, e = sents[j][0], sents[j + width - 1][1]
                 p = passages[i]
                 rank = len(asked & (have | extra)) + 0.5 * (i in named) - 0.01 * i
+                rank += PHRASE_WEIGHT * _as_phrase(need, words)
                 found.append((rank, Grounding(i, s, e, p.text[s - p.start : e - p.start])))
         if found:
             return max(found, key=lambda f: f[0])[1]
     return None
+
+
+def _as_phrase(need: Sequence[str], words: Sequence[str]) -> bool:
+    """Do all the facts stand together, in any order ('15 November 2020' for 'Nov 15, 2020'),
+    at most one word apart? Then the sentence states the answer; facts spread over a sentence,
+    or completed by the page's date ('premieres Nov. 15'), support it less."""
+    at = [k for k, w in enumerate(words) if w in need]
+    for a in range(len(at)):
+        for b in range(a, len(at)):
+            if at[b] - at[a] > len(need) + 1:
+                break
+            if set(need) <= {words[k] for k in at[a : b + 1]}:
+                return True
+    return False
 
 
 def closest(answer: str, question: str, passages: list[Passage], preferred: Sequence[int] = ()) -> Grounding | None:

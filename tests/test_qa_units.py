@@ -164,6 +164,23 @@ def test_a_snippets_own_date_line_is_no_quote_for_a_date_answer() -> None:
     assert ground("Nov 14, 2022", "When did the festival open?", [other]) is not None
 
 
+def test_the_passage_that_states_the_answer_whole_is_cited() -> None:
+    # Both hold the facts; the first only with its page's year and shares one more question word.
+    passages = [
+        P("The festival's fourth season premieres Nov. 15 on the main stage.", "2020-11-12"),
+        P("The fourth season of the festival opened on 15 November 2020.", "2020-12-01"),
+    ]
+    g = ground("Nov 15, 2020", "When does season 4 of the festival premiere?", passages, preferred=[0])
+    assert g is not None and g.passage == 1
+    # Facts spread over a sentence are no phrase; the passage that states the date is cited.
+    spread = [
+        P("At its 2019 event the iPhone maker said the phone was released on September 20th."),
+        P("The phone, released on September 20, 2019, is now old."),
+    ]
+    g = ground("Sep 20, 2019", "When was the phone released?", spread)
+    assert g is not None and g.passage == 1
+
+
 def test_facts_the_question_already_gives_are_not_required() -> None:
     assert fact_tokens("Maria Lindqvist won the Baltic Open", "Who won the Baltic Open?") == ["maria", "lindqvist"]
 
