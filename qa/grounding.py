@@ -127,8 +127,9 @@ def ground(answer: str, question: str, passages: list[Passage], preferred: Seque
 
 def _as_phrase(need: Sequence[str], words: Sequence[str]) -> bool:
     """Do all the facts stand together, in any order ('15 November 2020' for 'Nov 15, 2020'),
-    at most one word apart? Then the sentence states the answer; facts spread over a sentence,
-    or completed by the page's date ('premieres Nov. 15'), support it less."""
+    with at most two other content words among them? Then the sentence states the answer;
+    facts spread over a sentence, or completed by the page's date ('premieres Nov. 15'),
+    support it less."""
     at = [k for k, w in enumerate(words) if w in need]
     for a in range(len(at)):
         for b in range(a, len(at)):
