@@ -131,13 +131,8 @@ def _as_phrase(need: Sequence[str], words: Sequence[str]) -> bool:
     facts spread over a sentence, or completed by the page's date ('premieres Nov. 15'),
     support it less."""
     at = [k for k, w in enumerate(words) if w in need]
-    for a in range(len(at)):
-        for b in range(a, len(at)):
-            if at[b] - at[a] > len(need) + 1:
-                break
-            if set(need) <= {words[k] for k in at[a : b + 1]}:
-                return True
-    return False
+    reach = len(need) + 1  # positions from the first fact to the last
+    return any(set(need) <= {words[k] for k in at if 0 <= k - start <= reach} for start in at)
 
 
 def closest(answer: str, question: str, passages: list[Passage], preferred: Sequence[int] = ()) -> Grounding | None:
