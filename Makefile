@@ -8,6 +8,7 @@ BIN := $(VENV)/bin
 # llama.cpp is built for this CPU (-march=native) but without AMX: its AMX kernels stop with a
 # general protection fault on the Sapphire Rapids VMs here. pip caches a built wheel by its URL
 # alone, so it would hand a wheel built for one CPU to another; ours is kept per CPU instead.
+
 # The llama-cpp-python version that pyproject.toml pins.
 LLAMA := $(shell sed -n 's/.*"llama-cpp-python\[server\]==\([0-9.]*\)".*/\1/p' pyproject.toml)
 NO_AMX := $(if $(filter x86_64,$(shell uname -m)),-mno-amx-tile -mno-amx-int8 -mno-amx-bf16)
