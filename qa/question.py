@@ -193,7 +193,8 @@ def split_parts(q: str) -> list[str]:
     """One question per part. Besides ', and when ...', a user types two questions in one
     with a question mark or a semicolon between them ("cfe treaty signed where; limited in
     duration?"), often after a topic and a colon ("icbm test 2016: launch site? target area?"),
-    which then belongs to every part."""
+    which then belongs to every part. Each part keeps the case it was typed in: the small
+    model reads "Open skies treaty signed where?" otherwise than the typed "open skies …"."""
     body = q.strip()
     topic = ""
     m = re.match(r"([^:?;]{3,80}):\s+(.*[?;]\s*\S.*)$", body)
@@ -204,4 +205,4 @@ def split_parts(q: str) -> list[str]:
     parts = [p for s in segments for p in _split_and(s)]
     if len(parts) < 2:
         return [q]
-    return [(f"{topic} {p}" if topic else p[0].upper() + p[1:]) + "?" for p in parts]
+    return [(f"{topic} {p}" if topic else p) + "?" for p in parts]

@@ -82,7 +82,7 @@ def test_question_types(question: str, kind: str) -> None:
 def test_two_part_questions_split_only_at_question_words() -> None:
     assert split_parts("When did X enter into force, and by what date did Y want it done?") == [
         "When did X enter into force?",
-        "By what date did Y want it done?",
+        "by what date did Y want it done?",
     ]
     assert split_parts("Which five countries, China and France among them, issued it?") == [
         "Which five countries, China and France among them, issued it?"
@@ -92,7 +92,13 @@ def test_two_part_questions_split_only_at_question_words() -> None:
 def test_two_questions_typed_in_one_split_at_question_marks_and_semicolons() -> None:
     assert split_parts("CFE treaty signed where; limited in duration?") == [
         "CFE treaty signed where?",
-        "Limited in duration?",
+        "limited in duration?",
+    ]
+    # A part keeps the case it was typed in: the model reads "Open skies treaty signed where?"
+    # otherwise than "open skies treaty signed where?".
+    assert split_parts("open skies treaty signed where? in force since when") == [
+        "open skies treaty signed where?",
+        "in force since when?",
     ]
     # A topic before a colon belongs to every part.
     assert split_parts("icbm test 2016: launch site? target area?") == [
