@@ -192,7 +192,7 @@ def test_a_later_part_without_its_subject_takes_the_first_parts(answerer: Answer
     # "in force since when" names nothing: it leans on the first part as a follow-up leans on the last turn.
     gen = with_model(answerer, "In force since when (Example Accord)?", "Anna Berg [1]", "April 6, 2019 [1]")
     a = answerer.ask("Example Accord signed by whom? in force since when", backend="local")
-    assert "Last question: In force since when?" in gen.chats[0][-1]["content"]  # the rewrite comes first
+    assert "Last question: in force since when?" in gen.chats[0][-1]["content"]  # the rewrite comes first, as typed
     assert "(Example Accord)" in gen.chats[2][-1]["content"]  # the reader gets the part with its subject
     assert "Anna Berg [1]" in a.answer and "April 6, 2019 [2]" in a.answer
 
@@ -216,7 +216,7 @@ def test_a_later_part_without_its_subject_is_searched_with_the_first_parts_words
     # A part that names its own subject is searched as typed.
     queries.clear()
     answerer.ask("Example Accord signed by whom? how many units may each Party keep under the Treaty on Widgets")
-    assert queries[1] == "How many units may each Party keep under the Treaty on Widgets?"
+    assert queries[1] == "how many units may each Party keep under the Treaty on Widgets?"
 
 
 def test_llm_rewrite_that_changes_the_subject_is_replaced_by_the_rule(answerer: Answerer) -> None:
