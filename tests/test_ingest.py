@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -211,3 +212,59 @@ def test_an_ingest_reads_only_the_records_of_its_files(
     assert listed == [1] and report.chunks_deleted > 0 and report.chunks_added == 1
     Ingestor(store, fake_settings.ingest, fake_settings.store.data_dir, progress=False).run([one], prune=True)
     assert listed[-1] == 3  # pruning looks at every document
+
+
+class _SearchMissesOne:
+    """A real Chroma collection whose search misses the first chunk written until that chunk
+    is written again: the unreachable record of chroma-core/chroma#7758, made certain."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.lost: str | None = None
+        self.rewritten = False
+        self.added: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    def upsert(self, **kw: Any) -> None:
+        self.lost = self.lost or kw["ids"][0]
+        self.real.upsert(**kw)
+
+    def add(self, **kw: Any) -> None:
+        self.added += kw["ids"]
+        self.rewritten = self.rewritten or self.lost in kw["ids"]
+        self.real.add(**kw)
+
+    def query(self, **kw: Any) -> Any:
+        out = self.real.query(**kw)
+        if not self.rewritten:
+            out["ids"] = [[i for i in hits if i != self.lost] for hits in out["ids"]]
+        return out
+
+
+def test_a_chunk_search_cannot_reach_is_written_again(fake_settings, tmp_path: Path, caplog) -> None:  # type: ignore[no-untyped-def]
+    store = build_store(fake_settings)
+    chunks = _SearchMissesOne(store.chunks)
+    store.chunks = chunks
+    report = Ingestor(store, fake_settings.ingest, fake_settings.store.data_dir, progress=False).run(
+        [_corpus(tmp_path)]
+    )
+    assert chunks.lost is not None and chunks.added == [chunks.lost]  # that chunk alone, once
+    assert "relinked 1 of 1 chunks" in caplog.text
+    # Nothing lost or doubled: the chunk keeps its text and metadata, and search now finds it.
+    assert store.count() == report.chunks_added
+    again = chunks.real.get(ids=[chunks.lost], include=["embeddings", "documents", "metadatas"])
+    assert again["documents"][0] and again["metadatas"][0]["doc_id"]
+    assert chunks.query(query_embeddings=again["embeddings"], n_results=1, include=[])["ids"] == [[chunks.lost]]
+
+
+def test_chunks_search_reaches_are_written_once(fake_settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    store = build_store(fake_settings)
+    chunks = _SearchMissesOne(store.chunks)
+    chunks.rewritten = True  # search finds everything
+    store.chunks = chunks
+    report = Ingestor(store, fake_settings.ingest, fake_settings.store.data_dir, progress=False).run(
+        [_corpus(tmp_path)]
+    )
+    assert chunks.added == [] and store.count() == report.chunks_added

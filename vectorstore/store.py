@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 PAGE = 2000  # Chroma `get` page size; large gets are slower than a few pages
+RELINK_MAX = 5000  # writes up to this many chunks are checked for unreachable ones (an ingest flush
+# is about 256; a bulk load of millions would pay a query per chunk)
+RELINK_HITS = 5
 
 
 @dataclass
@@ -215,6 +218,8 @@ class ChunkStore:
                 documents=texts[i : i + 1000],
                 metadatas=[m.to_chroma() for m in metas[i : i + 1000]],
             )
+        if len(ids) <= RELINK_MAX:
+            self._relink(ids, vectors, texts, [m.to_chroma() for m in metas])
         records = [d.record for d in docs]
         for i in range(0, len(records), 100):  # document texts can be large: smaller batches
             batch = records[i : i + 100]
@@ -232,6 +237,35 @@ class ChunkStore:
             )
         self._touch()
         return deleted
+
+    def _relink(self, ids: list[str], vectors: np.ndarray, texts: list[str], metas: list[dict[str, Any]]) -> int:
+        """Write again each chunk that a search with its own vector does not find. Chroma 1.5.9's
+        HNSW graph sometimes leaves a new record unreachable by `query`, though `get` returns it
+        (chroma-core/chroma#7758): 3 of 150 fresh stores here, with the uploaded note the lost
+        chunk. Deleting and adding it again linked it in all 3. This runs before the documents'
+        records are committed, so an ingest killed in between leaves chunks that `repair` removes."""
+        lost = self._unreachable(ids, vectors)
+        if lost:
+            self.chunks.delete(ids=[ids[i] for i in lost])
+            self.chunks.add(
+                ids=[ids[i] for i in lost],
+                embeddings=vectors[lost],
+                documents=[texts[i] for i in lost],
+                metadatas=[metas[i] for i in lost],
+            )
+            still = self._unreachable([ids[i] for i in lost], vectors[lost])
+            log.warning("relinked %d of %d chunks that search could not reach", len(lost) - len(still), len(lost))
+        return len(lost)
+
+    def _unreachable(self, ids: list[str], vectors: np.ndarray) -> list[int]:
+        """Positions of the chunks not among the nearest hits of their own vectors (a few hits,
+        not one: an identical passage elsewhere has the same vector)."""
+        n = min(RELINK_HITS, self.chunks.count())
+        lost: list[int] = []
+        for i in range(0, len(ids), 500):
+            hits = self.chunks.query(query_embeddings=vectors[i : i + 500], n_results=n, include=[])["ids"]
+            lost += [i + j for j, found in enumerate(hits) if ids[i + j] not in found]
+        return lost
 
     def delete_document(self, doc_id: str) -> int:
         self._touch()
