@@ -211,15 +211,16 @@ class ChunkStore:
         texts = [t for d in docs for t in d.texts]
         vectors = np.concatenate([d.vectors for d in docs]) if docs else np.zeros((0, self.embedder.dim))
         ids = [chunk_id(m.doc_id, m.content_hash, m.chunk_index) for m in metas]
+        fields = [m.to_chroma() for m in metas]
         for i in range(0, len(ids), 1000):
             self.chunks.upsert(
                 ids=ids[i : i + 1000],
                 embeddings=vectors[i : i + 1000],
                 documents=texts[i : i + 1000],
-                metadatas=[m.to_chroma() for m in metas[i : i + 1000]],
+                metadatas=fields[i : i + 1000],
             )
         if len(ids) <= RELINK_MAX:
-            self._relink(ids, vectors, texts, [m.to_chroma() for m in metas])
+            self._relink(ids, vectors, texts, fields)
         records = [d.record for d in docs]
         for i in range(0, len(records), 100):  # document texts can be large: smaller batches
             batch = records[i : i + 100]
