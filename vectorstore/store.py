@@ -247,14 +247,15 @@ class ChunkStore:
         records are committed, so an ingest killed in between leaves chunks that `repair` removes."""
         lost = self._unreachable(ids, vectors)
         if lost:
-            self.chunks.delete(ids=[ids[i] for i in lost])
+            lost_ids = [ids[i] for i in lost]
+            self.chunks.delete(ids=lost_ids)
             self.chunks.add(
-                ids=[ids[i] for i in lost],
+                ids=lost_ids,
                 embeddings=vectors[lost],
                 documents=[texts[i] for i in lost],
                 metadatas=[metas[i] for i in lost],
             )
-            still = self._unreachable([ids[i] for i in lost], vectors[lost])
+            still = self._unreachable(lost_ids, vectors[lost])
             log.warning("relinked %d of %d chunks that search could not reach", len(lost) - len(still), len(lost))
         return len(lost)
 
