@@ -96,7 +96,10 @@ class HybridRetriever:
         self.index = self._load()
 
     def embed_query(self, query: str) -> np.ndarray:
-        return self.store.embedder.embed([self.index.expand(query)])[0]
+        """The question's vector as typed. The titles its acronyms stand for go to BM25 only:
+        appended here, they pull the vector to every passage that repeats the title (a
+        preamble) and away from the words that were asked ("signed")."""
+        return self.store.embedder.embed([query])[0]
 
     def retrieve(
         self,
@@ -113,9 +116,9 @@ class HybridRetriever:
         k = k or self.config.k
         filters = filters or Filters()
         cfg = self.config
-        query = self.index.expand(query)
         if vector is None:
             vector = self.embed_query(query)
+        query = self.index.expand(query)
         dense_hits = self.store.query(vector, cfg.candidates * (3 if filters.sources else 1), _where(filters))
         dense_hits = [h for h in dense_hits if _passes(h.meta, filters)]
         fused: dict[str, float] = {}

@@ -272,6 +272,29 @@ def test_fusion_keeps_lexical_only_hits_and_caps_each_document(fake_settings, tm
     assert hits == sorted(hits, key=lambda h: -h.score) or names[0] != "other.txt"
 
 
+def test_an_acronyms_title_feeds_the_word_search_not_the_question_vector(fake_settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """'where was the WCT signed': the title the acronym stands for finds the treaty's words in
+    BM25, but in the question's vector it would outweigh "signed" and put the article that
+    repeats the title ahead of the one that answers."""
+    from qa import HybridRetriever
+
+    corpus = tmp_path / "wct"
+    corpus.mkdir()
+    (corpus / "wct.md").write_text(
+        "# Treaty on Widget Control\n\n"
+        "### Article 1\n\nWidget Control boards enforce Treaty on Widget Control rules.\n\n"
+        "### Article 9\n\nSigned at Paris, where the Parties met.\n"
+    )
+    store = build_store(fake_settings)
+    Ingestor(store, fake_settings.ingest, fake_settings.store.data_dir, progress=False).run([corpus])
+    retriever = HybridRetriever(store, fake_settings.qa)
+    question = "where was the WCT signed"
+    assert "Widget Control" in retriever.index.expand(question)  # the acronym names the treaty
+    dense = store.query(retriever.embed_query(question), 2, None)
+    assert "Paris" in dense[0].text
+    assert "Paris" in retriever.retrieve(question, k=2)[0].text
+
+
 def test_the_top_documents_next_passages_are_added_beyond_k(fake_settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """Siblings: after the k best, the next best passages of the top passage's document, in rank
     order; no passage of another document is added."""
