@@ -239,7 +239,7 @@ class ChunkStore:
         self._touch()
         return deleted
 
-    def _relink(self, ids: list[str], vectors: np.ndarray, texts: list[str], metas: list[dict[str, Any]]) -> int:
+    def _relink(self, ids: list[str], vectors: np.ndarray, texts: list[str], metas: list[dict[str, Any]]) -> None:
         """Write again each chunk that a search with its own vector does not find. Chroma 1.5.9's
         HNSW graph sometimes leaves a new record unreachable by `query`, though `get` returns it
         (chroma-core/chroma#7758): 3 of 150 fresh stores here, with the uploaded note the lost
@@ -257,7 +257,6 @@ class ChunkStore:
             )
             still = self._unreachable(lost_ids, vectors[lost])
             log.warning("relinked %d of %d chunks that search could not reach", len(lost) - len(still), len(lost))
-        return len(lost)
 
     def _unreachable(self, ids: list[str], vectors: np.ndarray) -> list[int]:
         """Positions of the chunks not among the nearest hits of their own vectors (a few hits,
