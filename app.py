@@ -299,7 +299,7 @@ class ChatApp:
             with self.lock:
                 final: Answer | None = None
                 partial = ""
-                for item in self.answerer.stream(message, pairs, filters, backend, int(k)):
+                for item in self.answerer.stream(message, pairs, filters, backend, int(k), _last_cited(answers)):
                     if isinstance(item, Answer):
                         final = item
                     else:
@@ -423,6 +423,12 @@ class ChatApp:
 def _pairs(history: list[dict[str, Any]], answers: list[dict[str, Any]]) -> list[tuple[str, str]]:
     """(question, answer) pairs of the conversation so far, for follow-up rewriting."""
     return [(a["question"], a["answer"]) for a in answers if a]
+
+
+def _last_cited(answers: list[dict[str, Any]]) -> list[str]:
+    """The files the last answer cited: a follow-up is looked for in them first."""
+    last = answers[-1] if answers else {}
+    return [c["source"] for c in last.get("citations", [])]
 
 
 def build_ui(chat: ChatApp) -> Any:

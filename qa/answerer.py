@@ -40,7 +40,7 @@ from .grounding import (
 from .question import QuestionInfo, analyze, define_term, definition_pattern, split_parts
 from .reader import Reader, Reading, parse
 from .retrieval import HybridRetriever, Retriever
-from .rewrite import main_entity, rewrite
+from .rewrite import main_entity, needs_rewrite, rewrite
 from .text import tokens
 from .types import Answer, Citation, Filters, Passage
 from .vectors import SentenceVectors
@@ -143,9 +143,10 @@ class Answerer:
         filters: Filters | None = None,
         backend: str | None = None,
         k: int | None = None,
+        last_cited: Sequence[str] = (),
     ) -> Answer:
         answer: Answer | None = None
-        for item in self.stream(question, history, filters, backend, k):
+        for item in self.stream(question, history, filters, backend, k, last_cited):
             if isinstance(item, Answer):
                 answer = item
         assert answer is not None
@@ -158,8 +159,10 @@ class Answerer:
         filters: Filters | None = None,
         backend: str | None = None,
         k: int | None = None,
+        last_cited: Sequence[str] = (),
     ) -> Iterator[str | Answer]:
-        """Yield the model's text as it comes (LLM backends), then the final grounded Answer."""
+        """Yield the model's text as it comes (LLM backends), then the final grounded Answer.
+        `last_cited`: the files the last turn's answer cited, where a follow-up is looked for first."""
         backend = backend or self.config.llm
         question = " ".join(question.split())
         if not question:
@@ -174,7 +177,8 @@ class Answerer:
         standalone = self.retriever.index.restore_case(self._rewrite(question, history, gen))
         texts = split_parts(standalone)
         asked = [(texts[0], "")] + [self._elliptic(t, texts[0], gen) for t in texts[1:]]
-        parts = [self._part(q, filters, k, context=context) for q, context in asked]
+        narrowed = self._narrowed(question, history, last_cited, filters)
+        parts = [self._part(q, filters, k, context=context, narrowed=narrowed) for q, context in asked]
         parts = self._carry_over(parts, filters, k)
         timings = {"retrieve": (time.perf_counter() - t0) * 1000}
         fallback = False
@@ -341,18 +345,48 @@ class Answerer:
         return " ".join(sentences), cited
 
     # ------------------------------------------------------------------------------
-    def _part(self, question: str, filters: Filters | None, k: int | None, extra: str = "", context: str = "") -> _Part:
+    @staticmethod
+    def _narrowed(
+        question: str, history: Sequence[tuple[str, str]], cited: Sequence[str], filters: Filters | None
+    ) -> Filters | None:
+        """A follow-up ("who announced it?") is about what the last answer was read in: search
+        those documents first. Other treaties state the same relation ("Trump announced" the
+        Open Skies exit) and outrank the conversation's own document otherwise."""
+        filters = filters or Filters()
+        if not (history and cited and needs_rewrite(question)) or filters.sources:
+            return None
+        return filters.model_copy(update={"sources": list(dict.fromkeys(cited))})
+
+    def _part(
+        self,
+        question: str,
+        filters: Filters | None,
+        k: int | None,
+        extra: str = "",
+        context: str = "",
+        narrowed: Filters | None = None,
+    ) -> _Part:
         """`extra`: the entity an earlier part's answer named, searched with and named in the answer;
-        `context`: an earlier part's words, only searched with."""
+        `context`: an earlier part's words, only searched with; `narrowed`: filters tried first,
+        kept when their best passage supports the question (a follow-up in the last turn's documents)."""
         info = analyze(question)
         if extra:
             info.entities += analyze(extra).entities
         query = " ".join(x for x in (question, extra, context) if x)
         pattern = definition_pattern(define_term(question)) if info.kind == "define" else None
         qvec = self.retriever.embed_query(query)
-        passages = self.retriever.retrieve(
-            query, k or self.config.k, filters, qvec, pattern, siblings=self.config.siblings
-        )
+        passages: list[Passage] = []
+        if narrowed is not None:
+            passages = self.retriever.retrieve(
+                query, k or self.config.k, narrowed, qvec, pattern, siblings=self.config.siblings
+            )
+            index = self.retriever.index
+            if not passages or support(question, passages[0], index) < self.config.abstain_threshold:
+                passages = []  # the last turn's documents do not cover this question: search them all
+        if not passages:
+            passages = self.retriever.retrieve(
+                query, k or self.config.k, filters, qvec, pattern, siblings=self.config.siblings
+            )
         vector = qvec if query == question else None
         return _Part(
             question,

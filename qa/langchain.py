@@ -56,12 +56,15 @@ class RagqaRetriever(BaseRetriever):
 
 
 def answer_runnable(answerer: Answerer, backend: str | None = None) -> Runnable[Any, Answer]:
-    """A Runnable from a question (a string, or {"question", "history", "filters"}) to ragqa's Answer."""
+    """A Runnable from a question (a string, or {"question", "history", "filters", "last_cited"}) to
+    ragqa's Answer; "last_cited": the files the last answer cited, where a follow-up is looked for first."""
 
     def answer(request: str | dict[str, Any]) -> Answer:
         if isinstance(request, str):
             return answerer.ask(request, backend=backend)
         history: Sequence[tuple[str, str]] = request.get("history", ())
-        return answerer.ask(request["question"], history, request.get("filters"), backend)
+        return answerer.ask(
+            request["question"], history, request.get("filters"), backend, last_cited=request.get("last_cited", ())
+        )
 
     return RunnableLambda(answer, name="ragqa_answer")

@@ -236,6 +236,26 @@ def test_follow_up_uses_history(answerer: Answerer) -> None:
     assert a.rewritten_question == "When will the Example Accord enter into force?" and "April 6, 2019" in a.answer
 
 
+def test_a_follow_up_is_looked_for_in_the_documents_the_last_answer_cited(answerer: Answerer) -> None:
+    history = [("Who signed the Example Accord?", "Anna Berg [1].")]
+    follow_up = "and when will it enter into force?"
+    everywhere = answerer.ask(follow_up, history=history)
+    assert {p.file_name for p in everywhere.passages} > {"2019-03-01-accord.txt"}  # the treaty competes
+    narrowed = answerer.ask(follow_up, history=history, last_cited=["2019-03-01-accord.txt"])
+    assert {p.file_name for p in narrowed.passages} == {"2019-03-01-accord.txt"}
+    assert "April 6" in narrowed.answer and narrowed.citations[0].source == "2019-03-01-accord.txt"
+    # The last answer's document does not cover the follow-up: every document is searched.
+    elsewhere = answerer.ask(follow_up, history=history, last_cited=["widget-treaty.md"])
+    assert "April 6" in elsewhere.answer and elsewhere.citations[0].source == "2019-03-01-accord.txt"
+    # A question that names its own subject is not a follow-up and is searched everywhere.
+    own = answerer.ask(
+        "How many widgets may each Party keep under the Treaty on Widgets?",
+        history,
+        last_cited=["2019-03-01-accord.txt"],
+    )
+    assert "widget-treaty.md" in {p.file_name for p in own.passages}
+
+
 def test_filters_restrict_sources(answerer: Answerer) -> None:
     a = answerer.ask("How many widgets may each Party keep?", filters=Filters(doc_types=["news"]))
     assert all(p.doc_type == "news" for p in a.passages)

@@ -49,6 +49,18 @@ def test_follow_up_on_real_corpus(corpus_answerer) -> None:  # type: ignore[no-u
     assert cited.source == "treaty-on-open-skies-1992.md" and "withdraw" in cited.section.lower()
 
 
+def test_a_follow_up_stays_in_the_document_the_last_answer_cited(corpus_answerer) -> None:  # type: ignore[no-untyped-def]
+    first = corpus_answerer.ask(INF)
+    assert [c.source for c in first.citations] == ["2019-01-16-lavrov-inf.txt"]
+    follow = corpus_answerer.ask(
+        "who announced it?", [(first.question, first.answer)], last_cited=["2019-01-16-lavrov-inf.txt"]
+    )
+    # Searched everywhere, this was answered "Donald Trump" from the Open Skies article ("President Donald
+    # Trump announced this"), another treaty's exit.
+    assert {p.file_name for p in follow.passages} == {"2019-01-16-lavrov-inf.txt"}
+    assert all(c.source == "2019-01-16-lavrov-inf.txt" for c in follow.citations) and "Trump" not in follow.answer
+
+
 def test_ask_json_is_one_object_with_the_documented_keys(
     corpus_store, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]
