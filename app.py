@@ -314,7 +314,7 @@ class ChatApp:
                 final.model_dump(exclude={"passages"}) | {"passages": [p.model_dump() for p in final.passages[:4]]},
             ]
             searched = gr.update(
-                value=f"Searched for: “{final.rewritten_question}” — click to edit and ask again",
+                value=f"Searched for: “{final.rewritten_question}”{_where(final)} — click to edit and ask again",
                 visible=True,
             )
             yield history, sources_html(final), searched, answers, False
@@ -423,6 +423,11 @@ class ChatApp:
 def _pairs(history: list[dict[str, Any]], answers: list[dict[str, Any]]) -> list[tuple[str, str]]:
     """(question, answer) pairs of the conversation so far, for follow-up rewriting."""
     return [(a["question"], a["answer"]) for a in answers if a]
+
+
+def _where(answer: Answer) -> str:
+    """Say so when a follow-up was searched only in the last answer's documents."""
+    return f" in {', '.join(answer.searched_in)} (the last answer's source)" if answer.searched_in else ""
 
 
 def _last_cited(answers: list[dict[str, Any]]) -> list[str]:

@@ -63,6 +63,7 @@ class _Part:
     rank: Callable[[], list[Candidate]]  # the extractive reader's sentences, scored on first use
     threshold: float
     carried: str = ""  # the entity an earlier part's answer named, searched with this part
+    searched_in: tuple[str, ...] = ()  # the last answer's files, when this follow-up was searched only there
 
     def referent(self, passage: Passage, answer: str) -> str:
         """' (Treaty on …)' when this part's 'that treaty' was resolved by us: the user sees
@@ -219,6 +220,7 @@ class Answerer:
             backend=backend,
             citations=[] if abstained else self._citations(cited),
             passages=_unique([p for part in parts for p in part.passages]),
+            searched_in=list(dict.fromkeys(f for part in parts for f in part.searched_in)),
             notice=notice,
             fallback=fallback,
             support=round(score, 4),
@@ -376,6 +378,7 @@ class Answerer:
         pattern = definition_pattern(define_term(question)) if info.kind == "define" else None
         qvec = self.retriever.embed_query(query)
         passages: list[Passage] = []
+        searched_in: tuple[str, ...] = ()
         if narrowed is not None:
             passages = self.retriever.retrieve(
                 query, k or self.config.k, narrowed, qvec, pattern, siblings=self.config.siblings
@@ -383,6 +386,8 @@ class Answerer:
             index = self.retriever.index
             if not passages or support(question, passages[0], index) < self.config.abstain_threshold:
                 passages = []  # the last turn's documents do not cover this question: search them all
+            else:
+                searched_in = tuple(narrowed.sources)
         if not passages:
             passages = self.retriever.retrieve(
                 query, k or self.config.k, filters, qvec, pattern, siblings=self.config.siblings
@@ -396,6 +401,7 @@ class Answerer:
             lambda: self.extractive.candidates(info, passages, vector),
             self.config.extractive_threshold,
             extra,
+            searched_in,
         )
 
     def _carry_over(self, parts: list[_Part], filters: Filters | None, k: int | None) -> list[_Part]:

@@ -69,6 +69,10 @@ class Answer(BaseModel):
     backend: str
     citations: list[Citation] = Field(default_factory=list)
     passages: list[Passage] = Field(default_factory=list, description="The closest passages (shown when abstaining).")
+    searched_in: list[str] = Field(
+        default_factory=list,
+        description="Files a follow-up was searched in (the last answer's sources); empty when all were searched.",
+    )
     notice: str = Field("", description="E.g. 'the LLM answer failed verification; extractive answer shown'.")
     fallback: bool = Field(False, description="True when the generated answer was replaced by the extractive one.")
     support: float = Field(

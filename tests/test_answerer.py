@@ -243,10 +243,12 @@ def test_a_follow_up_is_looked_for_in_the_documents_the_last_answer_cited(answer
     assert {p.file_name for p in everywhere.passages} > {"2019-03-01-accord.txt"}  # the treaty competes
     narrowed = answerer.ask(follow_up, history=history, last_cited=["2019-03-01-accord.txt"])
     assert {p.file_name for p in narrowed.passages} == {"2019-03-01-accord.txt"}
+    assert narrowed.searched_in == ["2019-03-01-accord.txt"] and not everywhere.searched_in  # shown to the user
     assert "April 6" in narrowed.answer and narrowed.citations[0].source == "2019-03-01-accord.txt"
     # The last answer's document does not cover the follow-up: every document is searched.
     elsewhere = answerer.ask(follow_up, history=history, last_cited=["widget-treaty.md"])
     assert "April 6" in elsewhere.answer and elsewhere.citations[0].source == "2019-03-01-accord.txt"
+    assert not elsewhere.searched_in
     # A question that names its own subject is not a follow-up and is searched everywhere.
     own = answerer.ask(
         "How many widgets may each Party keep under the Treaty on Widgets?",

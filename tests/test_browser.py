@@ -45,7 +45,8 @@ def test_chat_answers_with_citations_followups_and_refusals(page) -> None:  # ty
     page.screenshot(path=str(ARTIFACTS / "chat-answer.png"), full_page=True)
 
     _ask(page, "and who was Russia's top negotiator at those talks?", "Ryabkov")
-    assert "Searched for" in page.locator("#searched").inner_text()
+    searched = page.locator("#searched").inner_text()
+    assert "Searched for" in searched and "2019-01-16-lavrov-inf.txt" in searched  # in the last answer's source
 
     _ask(page, "Which US president signed the INF Treaty?", "documents don't say")
     page.locator("#sources").get_by_text("Closest passages").wait_for(timeout=30_000)
