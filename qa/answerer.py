@@ -48,6 +48,8 @@ from .vectors import SentenceVectors
 log = logging.getLogger(__name__)
 ABSTAIN = "The documents don't say."
 YESNO = re.compile(r"^\W*(yes|no)\b", re.I)
+BARE_YESNO = re.compile(r"^\W*(yes|no)\W*$", re.I)
+NOT_YESNO = "not a yes/no question: give the fact asked for"
 INSTRUCTION_LIKE_SENTENCE = re.compile(
     r"[^.!?\n]*\b(?:ignore (?:all |any )?(?:previous|prior|above) instructions|disregard [^.!?\n]{0,20}instructions|you are now)\b[^.!?\n]*[.!?]?",
     re.I,
@@ -200,6 +202,8 @@ class Answerer:
                     notice = f"the {backend} backend failed ({type(exc).__name__}); extractive answer shown"
                     raw = []
                 reading = parse("".join(raw)) if raw else None
+                if reading is not None and part.info.kind != "yesno" and BARE_YESNO.match(reading.answer):
+                    reading = self._ask_for_the_fact(gen, part)
                 if reading is not None and not reading.found and self.config.reread:
                     reading = self._reread(gen, part) or reading
                 read.append(self._ground(part, reading, gen))
@@ -245,6 +249,13 @@ class Answerer:
         if main_entity(part) or set(tokens(part)) & set(tokens(first)):
             return part, ""
         return self._rewrite(part, [(first, "")], gen, force=True), first
+
+    def _ask_for_the_fact(self, gen: Generator, part: _Part) -> Reading:
+        """A keyword query reads like a claim to confirm ("obama nuclear budget hike 2016" ->
+        "Yes"): a bare Yes/No answers nothing it asks, so ask once more, saying so."""
+        log.info("yes/no reply to %r: asked again for the fact", part.question)
+        reply = self.reader.read(gen, part.question, part.passages, part.qvec, self.config.max_tokens, NOT_YESNO)
+        return parse("".join(reply))
 
     def _reread(self, gen: Generator, part: _Part) -> Reading | None:
         """The model found nothing among all the passages: let it read the first one alone and

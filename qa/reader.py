@@ -104,7 +104,7 @@ class Reader:
         return out
 
     def messages(
-        self, question: str, passages: list[Passage], excerpts: list[str], may_refuse: bool = True
+        self, question: str, passages: list[Passage], excerpts: list[str], may_refuse: bool = True, note: str = ""
     ) -> list[Message]:
         blocks = []
         # "npt withdrawal notice": a small model does not know the treaty text is the NPT unless told.
@@ -117,7 +117,7 @@ class Reader:
             section = " › ".join(path[1:] if path[0] == p.title else path)  # the title is not said twice
             label = " — ".join(x for x in (head.strip(), section) if x)
             blocks.append(f"[{i + 1}] {label}".rstrip() + f"\n{text}")
-        user = "Passages:\n" + "\n\n".join(blocks) + f"\n\nQuestion: {question}"
+        user = "Passages:\n" + "\n\n".join(blocks) + f"\n\nQuestion: {question}" + (f" ({note})" if note else "")
         # The system prompt is the same for every question, so llama.cpp keeps its KV cache.
         system = prompts.load("reader_system")
         if not may_refuse:  # the second read: our grounding and threshold refuse, not the model
@@ -125,8 +125,15 @@ class Reader:
         return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
     def read(
-        self, gen: Generator, question: str, passages: list[Passage], qvec: np.ndarray, max_tokens: int = 40
+        self,
+        gen: Generator,
+        question: str,
+        passages: list[Passage],
+        qvec: np.ndarray,
+        max_tokens: int = 40,
+        note: str = "",
     ) -> Iterator[str]:
-        """Stream the model's raw reply."""
-        msgs = self.messages(question, passages, self.excerpts(question, passages, qvec))
+        """Stream the model's raw reply. `note` follows the question in brackets (the excerpt is
+        chosen for the question alone)."""
+        msgs = self.messages(question, passages, self.excerpts(question, passages, qvec), note=note)
         yield from gen.chat(msgs, max_tokens, stop=["\n"])

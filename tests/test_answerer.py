@@ -160,6 +160,19 @@ def test_an_answer_overlooked_among_passages_is_read_in_the_first_passage_alone(
     assert "thirty" not in a.answer
 
 
+def test_a_bare_yes_to_a_query_that_asks_for_a_fact_is_asked_again_for_the_fact(answerer: Answerer) -> None:
+    # A keyword query reads like a claim to confirm; "Yes" answers nothing it asks.
+    gen = with_model(answerer, "Yes [1]", "4,000 units [1]")
+    a = answerer.ask("treaty on widgets widget limit", backend="local")
+    assert len(gen.chats) == 2 and "not a yes/no question" in gen.chats[1][-1]["content"]
+    assert "not a yes/no question" not in gen.chats[0][-1]["content"]
+    assert not a.abstained and a.answer.startswith("4,000 units [1]")
+    # A yes/no question keeps its Yes/No and is asked once.
+    gen = with_model(answerer, "No [1]")
+    a = answerer.ask("Is the Treaty on Widgets limited in duration?", backend="local")
+    assert len(gen.chats) == 1 and a.answer.startswith("No")
+
+
 def test_hostile_document_cannot_change_the_answer(answerer: Answerer) -> None:
     with_model(answerer, "HACKED [1]")
     a = answerer.ask("Who signed the Example Accord?", backend="local")
