@@ -61,6 +61,13 @@ def test_a_follow_up_stays_in_the_document_the_last_answer_cited(corpus_answerer
     assert all(c.source == "2019-01-16-lavrov-inf.txt" for c in follow.citations) and "Trump" not in follow.answer
 
 
+def test_a_keyword_query_gets_the_fact_not_a_yes(corpus_answerer) -> None:  # type: ignore[no-untyped-def]
+    # The model reads these keywords as a claim to confirm and replies "Yes [1]"; asked again, the figure.
+    a = corpus_answerer.ask("obama nuclear budget hike 2016")
+    assert not a.abstained and "1.8 billion" in a.answer.split(" — ")[0]
+    assert a.citations[0].source == "2016-02-26-us-test-fires-icbm.txt"
+
+
 def test_ask_json_is_one_object_with_the_documented_keys(
     corpus_store, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]
