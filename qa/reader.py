@@ -42,7 +42,9 @@ def parse(raw: str) -> Reading:
     cited = [int(n) - 1 for n in re.findall(r"\[([1-9]\d?)\]", text)]
     if not cited and (paren := _PAREN_MARKER.search(text)):
         cited, text = [int(paren.group(1)) - 1], text[: paren.start()]
-    answer = _MARKERS.sub(" ", text).strip().rstrip(".").strip()
+    # "Barack Obama [1], Dmitry Medvedev [2]": a marker between two items keeps their comma.
+    answer = _MARKERS.sub(lambda m: ", " if "," in m.group(1) and m.end() < len(text) else " ", text)
+    answer = answer.strip().rstrip(".").strip()
     answer = re.sub(r"^(?:answer|short answer)\s*:\s*", "", answer, flags=re.I).strip(" \"'“”")
     return Reading(raw, answer, cited)
 

@@ -530,6 +530,9 @@ def test_an_official_state_name_grounds_the_name_people_use() -> None:
         ("Section 5(1) of the Act [3]", "Section 5(1) of the Act", [2]),  # brackets decide; "(1)" is text
         ("paragraph 4 (a)", "paragraph 4 (a)", []),
         ("Article 12 (0)", "Article 12 (0)", []),  # no passage 0
+        ("Barack Obama [1], Dmitry Medvedev [2]", "Barack Obama, Dmitry Medvedev", [0, 1]),  # a list keeps its comma
+        ("Canada [1] and Hungary [1]", "Canada and Hungary", [0, 0]),
+        ("Paris [1], [2].", "Paris", [0, 1]),
     ],
 )
 def test_the_reply_is_split_into_answer_and_the_passage_it_names(raw: str, answer: str, cited: list[int]) -> None:
