@@ -48,7 +48,6 @@ from .vectors import SentenceVectors
 log = logging.getLogger(__name__)
 ABSTAIN = "The documents don't say."
 YESNO = re.compile(r"^\W*(yes|no)\b", re.I)
-BARE_YESNO = re.compile(r"^\W*(yes|no)\W*$", re.I)
 NOT_YESNO = "not a yes/no question: give the fact asked for"
 INSTRUCTION_LIKE_SENTENCE = re.compile(
     r"[^.!?\n]*\b(?:ignore (?:all |any )?(?:previous|prior|above) instructions|disregard [^.!?\n]{0,20}instructions|you are now)\b[^.!?\n]*[.!?]?",
@@ -202,7 +201,11 @@ class Answerer:
                     notice = f"the {backend} backend failed ({type(exc).__name__}); extractive answer shown"
                     raw = []
                 reading = parse("".join(raw)) if raw else None
-                if reading is not None and part.info.kind != "yesno" and BARE_YESNO.match(reading.answer):
+                if (
+                    reading is not None
+                    and part.info.kind != "yesno"
+                    and reading.answer.strip(" .!").lower() in ("yes", "no")
+                ):
                     reading = self._ask_for_the_fact(gen, part)
                 if reading is not None and not reading.found and self.config.reread:
                     reading = self._reread(gen, part) or reading
