@@ -86,6 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--limit", type=int, help="only the first N questions")
     p.add_argument(
+        "--typed-as",
+        choices=["asked", "lower", "keywords"],
+        default="asked",
+        help="retype the questions as users type: lower case without '?', or keywords only (yes/no left out)",
+    )
+    p.add_argument(
         "--docs", nargs="*", type=Path, default=[], help="ingest these first (incremental), e.g. the set's corpus"
     )
     _common(p)
@@ -241,7 +247,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     settings = load_settings(args)
     if args.docs:
         _ingest_docs(settings, args.docs)
-    run = EvalRun(args.question_set, args.out, args.baseline, args.limit, args.compare, args.judge)
+    run = EvalRun(args.question_set, args.out, args.baseline, args.limit, args.compare, args.judge, args.typed_as)
     return run_eval(run, settings, build_store(settings, create=False), filters_from(args))
 
 

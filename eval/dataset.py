@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
+from qa.text import STOP, WORD
 from vectorstore import RagqaError
+
+TypedAs = Literal["asked", "lower", "keywords"]
 
 
 class Question(BaseModel):
@@ -98,3 +103,21 @@ def _short(exc: Exception) -> str:
         err = exc.errors()[0]
         return f"{'.'.join(str(x) for x in err['loc'])}: {err['msg']}"
     return str(exc).split("\n")[0]
+
+
+def typed_as(questions: list[Question], style: TypedAs) -> list[Question]:
+    """A question set retyped the way users type, to measure that style on sets nobody here wrote:
+    `lower` is lower case without the final "?"; `keywords` also drops the words search ignores
+    (`qa.text.STOP`: "when was the US exit date from the INF treaty?" -> "us exit date inf treaty").
+    Yes/no questions are left out of `keywords`: without their verb they no longer ask yes or no."""
+    if style == "asked":
+        return questions
+    out = []
+    for q in questions:
+        text = re.sub(r"[?\s]+$", "", q.question.lower())
+        if style == "keywords":
+            if q.type == "yes-no":
+                continue
+            text = " ".join(w for w in WORD.findall(text) if w not in STOP)
+        out.append(q.model_copy(update={"question": text or q.question}))
+    return out

@@ -34,7 +34,8 @@ def write_markdown(
 ) -> None:
     m = report["metrics"]
     lines = [
-        f"# ragqa eval — {report['question_set']}",
+        f"# ragqa eval — {report['question_set']}"
+        + (f" (typed as {report['typed_as']})" if report.get("typed_as", "asked") != "asked" else ""),
         "",
         f"{report['date']} · backend `{report['config']['backend']}` · k={report['config']['k']} · "
         f"{m['questions']} questions ({m['answerable']} answerable, {m['unanswerable']} unanswerable)",

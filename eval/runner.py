@@ -15,7 +15,7 @@ from typing import Any
 
 from vectorstore import ChunkStore
 
-from .dataset import Question, load_questions
+from .dataset import Question, TypedAs, load_questions, typed_as
 from .metrics import judge_row, summarize
 from .report import passed, write_json, write_markdown, write_plots
 
@@ -41,6 +41,7 @@ class EvalRun:
     limit: int | None = None
     compare: Path | None = None
     judge: bool = False
+    typed_as: TypedAs = "asked"  # or retyped as users type: "lower", "keywords" (eval.dataset.typed_as)
 
 
 def _fingerprints(store: ChunkStore, settings: Any, backend: str) -> dict[str, str]:
@@ -67,6 +68,7 @@ def run_eval(run: EvalRun, settings: Any, store: ChunkStore, filters: Any = None
     questions, errors = load_questions(args.question_set)
     for err in errors:
         print(f"skipped {err}", file=sys.stderr)
+    questions = typed_as(questions, args.typed_as)
     if args.limit:
         questions = questions[: args.limit]
     out: Path = args.out
@@ -77,6 +79,7 @@ def run_eval(run: EvalRun, settings: Any, store: ChunkStore, filters: Any = None
         "backend": backend,
         "k": settings.qa.k,
         "verify": settings.qa.verify,
+        "typed_as": args.typed_as,
     }
     done = _resume(out, run_key)
     ask = _make_asker(args, settings, store, out, filters)
@@ -202,6 +205,7 @@ def _report(
         by_type[qtype] = summarize([r["verdict"] for r in sub], [r["latency_ms"] for r in sub if r.get("latency_ms")])
     report: dict[str, Any] = {
         "question_set": str(args.question_set),
+        "typed_as": args.typed_as,
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "config": {
             "backend": backend,

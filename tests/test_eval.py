@@ -138,6 +138,33 @@ def test_eval_runs_the_dev_set_and_resumes(corpus_store, tmp_path: Path, monkeyp
         == 0
     )
     assert "previous" in (tmp_path / "again" / "report.md").read_text()
+    # Retyped as keywords into the same folder: the answers to the questions as asked are not reused.
+    assert (
+        main(["eval", str(DEV_SET), "--out", str(out), "--limit", "3", "--typed-as", "keywords", "--llm", "extractive"])
+        == 0
+    )
+    asked = [r["question"] for r in lines[:3]]
+    retyped = [json.loads(x)["question"] for x in (out / "predictions.jsonl").read_text().splitlines()]
+    assert len(retyped) == 3 and retyped != asked and all(q == q.lower() and "?" not in q for q in retyped)
+    assert "(typed as keywords)" in (out / "report.md").read_text()
+
+
+def test_a_set_retyped_as_users_type_keeps_its_gold_and_drops_yes_no_only_from_keywords() -> None:
+    from eval.dataset import Question, typed_as
+
+    qs = [
+        Question(id="a", question="When did the Widget Treaty enter into force?  ", must=[["may 4"]], type="date"),
+        Question(id="b", question="Is the Widget Treaty of unlimited duration?", answer="Yes", type="yes-no"),
+    ]
+    assert typed_as(qs, "asked") == qs
+    lower = typed_as(qs, "lower")
+    assert [q.question for q in lower] == [
+        "when did the widget treaty enter into force",
+        "is the widget treaty of unlimited duration",
+    ]
+    keywords = typed_as(qs, "keywords")
+    assert [q.question for q in keywords] == ["widget treaty enter force"]
+    assert keywords[0].must == [["may 4"]] and keywords[0].id == "a" and qs[0].question.startswith("When")
 
 
 def test_abstention_curve_refuses_low_support_and_picks_the_best_crag_threshold(tmp_path: Path) -> None:
