@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
@@ -115,10 +115,12 @@ class Memo:
         self.gen, self.name = gen, gen.name
         self.seen: dict[str, str] = {}
 
-    def chat(self, messages: list[dict[str, str]], max_tokens: int, stop: list[str] | None = None) -> Iterator[str]:
-        key = json.dumps([messages, max_tokens, stop])
+    def chat(
+        self, messages: list[dict[str, str]], max_tokens: int, stop: list[str] | None = None, ban: Sequence[str] = ()
+    ) -> Iterator[str]:
+        key = json.dumps([messages, max_tokens, stop, list(ban)])
         if key not in self.seen:
-            self.seen[key] = "".join(self.gen.chat(messages, max_tokens, stop))
+            self.seen[key] = "".join(self.gen.chat(messages, max_tokens, stop, ban))
         yield self.seen[key]
 
 

@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 ABSTAIN = "The documents don't say."
 YESNO = re.compile(r"^\W*(yes|no)\b", re.I)
 NOT_YESNO = "not a yes/no question: give the fact asked for"
+YES_NO_WORDS = ("Yes", "No")  # banned from the reply when asked for the fact (local model)
 INSTRUCTION_LIKE_SENTENCE = re.compile(
     r"[^.!?\n]*\b(?:ignore (?:all |any )?(?:previous|prior|above) instructions|disregard [^.!?\n]{0,20}instructions|you are now)\b[^.!?\n]*[.!?]?",
     re.I,
@@ -201,14 +202,12 @@ class Answerer:
                     notice = f"the {backend} backend failed ({type(exc).__name__}); extractive answer shown"
                     raw = []
                 reading = parse("".join(raw)) if raw else None
-                if (
-                    reading is not None
-                    and part.info.kind != "yesno"
-                    and reading.answer.strip(" .!").lower() in ("yes", "no")
-                ):
+                if self._bare_yesno(part, reading):
                     reading = self._ask_for_the_fact(gen, part)
                 if reading is not None and not reading.found and self.config.reread:
                     reading = self._reread(gen, part) or reading
+                    if self._bare_yesno(part, reading):  # read alone, the passage is a claim to confirm
+                        reading = self._reread(gen, part, for_the_fact=True) or reading
                 read.append(self._ground(part, reading, gen))
             fallback = any(r.fallback for r in read)
             if not notice and any(r.fallback or r.reason == "ungrounded" for r in read):
@@ -253,23 +252,36 @@ class Answerer:
             return part, ""
         return self._rewrite(part, [(first, "")], gen, force=True), first
 
+    @staticmethod
+    def _bare_yesno(part: _Part, reading: Reading | None) -> bool:
+        """A bare Yes/No to a query that does not ask yes or no answers nothing it asks."""
+        return (
+            reading is not None and part.info.kind != "yesno" and reading.answer.strip(" .!").lower() in ("yes", "no")
+        )
+
     def _ask_for_the_fact(self, gen: Generator, part: _Part) -> Reading:
         """A keyword query reads like a claim to confirm ("obama nuclear budget hike 2016" ->
-        "Yes"): a bare Yes/No answers nothing it asks, so ask once more, saying so."""
+        "Yes"): ask once more, saying so, with Yes and No banned where the backend can ban them
+        (the model then gives its best fact, which is grounded and thresholded like any other)."""
         log.info("yes/no reply to %r: asked again for the fact", part.question)
-        reply = self.reader.read(gen, part.question, part.passages, part.qvec, self.config.max_tokens, NOT_YESNO)
+        reply = self.reader.read(
+            gen, part.question, part.passages, part.qvec, self.config.max_tokens, NOT_YESNO, YES_NO_WORDS
+        )
         return parse("".join(reply))
 
-    def _reread(self, gen: Generator, part: _Part) -> Reading | None:
+    def _reread(self, gen: Generator, part: _Part, for_the_fact: bool = False) -> Reading | None:
         """The model found nothing among all the passages: let it read the first one alone and
         whole (a small model overlooks an answer among many). Its answer is grounded and
-        thresholded like any other."""
+        thresholded like any other. `for_the_fact`: the same, asked as `_ask_for_the_fact` asks."""
         if not part.passages:
             return None
         first = part.passages[0]
         text = " ".join(first.text.split()[: self.reader.budget_words])
-        messages = self.reader.messages(part.question, [first], [text], may_refuse=not self.config.reread_must_answer)
-        reading = parse(complete(gen, messages, self.config.max_tokens, ["\n"]))
+        note, ban = (NOT_YESNO, YES_NO_WORDS) if for_the_fact else ("", ())
+        messages = self.reader.messages(
+            part.question, [first], [text], may_refuse=not self.config.reread_must_answer, note=note
+        )
+        reading = parse(complete(gen, messages, self.config.max_tokens, ["\n"], ban))
         return replace(reading, cited=[0]) if reading.found else None
 
     def _copy(

@@ -7,7 +7,7 @@ HTTP client itself and tests inject a scripted fake.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -28,11 +28,17 @@ class Generator(Protocol):
 
     name: str
 
-    def chat(self, messages: list[Message], max_tokens: int, stop: list[str] | None = None) -> Iterator[str]: ...
+    def chat(
+        self, messages: list[Message], max_tokens: int, stop: list[str] | None = None, ban: Sequence[str] = ()
+    ) -> Iterator[str]:
+        """`ban`: words the reply may not use, where the backend can forbid them."""
+        ...
 
 
-def complete(gen: Generator, messages: list[Message], max_tokens: int, stop: list[str] | None = None) -> str:
-    return "".join(gen.chat(messages, max_tokens, stop)).strip()
+def complete(
+    gen: Generator, messages: list[Message], max_tokens: int, stop: list[str] | None = None, ban: Sequence[str] = ()
+) -> str:
+    return "".join(gen.chat(messages, max_tokens, stop, ban)).strip()
 
 
 class LocalGenerator:
@@ -45,10 +51,16 @@ class LocalGenerator:
         self.llama = models.load(config.local_model, models_dir, config.llm_threads)
         self.heads = prefix.heads(self.llama)
 
-    def chat(self, messages: list[Message], max_tokens: int, stop: list[str] | None = None) -> Iterator[str]:
+    def chat(
+        self, messages: list[Message], max_tokens: int, stop: list[str] | None = None, ban: Sequence[str] = ()
+    ) -> Iterator[str]:
         self.heads.start(messages)  # the reply then depends on these messages only
+        # A banned word that is one token, with or without its leading space, is never chosen
+        # (a longer word's first token would ban other words that start with it too).
+        spelt = [self.llama.tokenize(w.encode(), add_bos=False) for word in ban for w in (word, " " + word)]
+        bias = {ids[0]: -100.0 for ids in spelt if len(ids) == 1} or None
         for part in self.llama.create_chat_completion(
-            messages=messages, max_tokens=max_tokens, temperature=0.0, stop=stop or [], stream=True
+            messages=messages, max_tokens=max_tokens, temperature=0.0, stop=stop or [], stream=True, logit_bias=bias
         ):
             text = part["choices"][0]["delta"].get("content")
             if text:
@@ -78,7 +90,10 @@ class OpenAIGenerator:
             temperature=0.0,
         )
 
-    def chat(self, messages: list[Message], max_tokens: int, stop: list[str] | None = None) -> Iterator[str]:
+    def chat(
+        self, messages: list[Message], max_tokens: int, stop: list[str] | None = None, ban: Sequence[str] = ()
+    ) -> Iterator[str]:
+        # `ban` is not sent: a logit bias needs the served model's token ids, which differ by server.
         try:
             for chunk in self.chat_model.stream(
                 [(m["role"], m["content"]) for m in messages], max_tokens=max_tokens, stop=stop or None

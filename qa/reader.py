@@ -5,7 +5,7 @@ short answer with the number of the passage it read it in."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -134,8 +134,9 @@ class Reader:
         qvec: np.ndarray,
         max_tokens: int = 40,
         note: str = "",
+        ban: Sequence[str] = (),
     ) -> Iterator[str]:
         """Stream the model's raw reply. `note` follows the question in brackets (the excerpt is
         chosen for the question alone)."""
         msgs = self.messages(question, passages, self.excerpts(question, passages, qvec), note=note)
-        yield from gen.chat(msgs, max_tokens, stop=["\n"])
+        yield from gen.chat(msgs, max_tokens, ["\n"], ban)

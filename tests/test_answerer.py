@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -31,9 +31,13 @@ class Scripted:
     def __init__(self, *replies: str) -> None:
         self.replies = list(replies)
         self.chats: list[list[dict[str, str]]] = []
+        self.bans: list[tuple[str, ...]] = []
 
-    def chat(self, messages: list[dict[str, str]], max_tokens: int, stop: list[str] | None = None) -> Iterator[str]:
+    def chat(
+        self, messages: list[dict[str, str]], max_tokens: int, stop: list[str] | None = None, ban: Sequence[str] = ()
+    ) -> Iterator[str]:
         self.chats.append(messages)
+        self.bans.append(tuple(ban))
         reply = self.replies.pop(0) if len(self.replies) > 1 else self.replies[0]
         words = reply.split(" ")
         yield from words[:1] + [" " + w for w in words[1:]]
@@ -166,6 +170,14 @@ def test_a_bare_yes_to_a_query_that_asks_for_a_fact_is_asked_again_for_the_fact(
     a = answerer.ask("treaty on widgets widget limit", backend="local")
     assert len(gen.chats) == 2 and "not a yes/no question" in gen.chats[1][-1]["content"]
     assert "not a yes/no question" not in gen.chats[0][-1]["content"]
+    assert gen.bans == [(), ("Yes", "No")]  # asked again, the model may not say Yes or No
+    assert not a.abstained and a.answer.startswith("4,000 units [1]")
+    # The second read (one passage, after NOT FOUND) draws the same "Yes": it is read once more,
+    # for the fact, and that answer is grounded like any other.
+    gen = with_model(answerer, "NOT FOUND", "Yes [1]", "4,000 units [1]")
+    a = answerer.ask("treaty on widgets widget limit", backend="local")
+    assert len(gen.chats) == 3 and gen.bans == [(), (), ("Yes", "No")]
+    assert gen.chats[2][-1]["content"].count("\n[") == 1 and "not a yes/no question" in gen.chats[2][-1]["content"]
     assert not a.abstained and a.answer.startswith("4,000 units [1]")
     # A yes/no question keeps its Yes/No and is asked once.
     gen = with_model(answerer, "No [1]")
@@ -182,7 +194,13 @@ def test_hostile_document_cannot_change_the_answer(answerer: Answerer) -> None:
 
 def test_failing_backend_falls_back_with_notice(answerer: Answerer) -> None:
     class Down(Scripted):
-        def chat(self, messages: list[dict[str, str]], max_tokens: int, stop: list[str] | None = None) -> Iterator[str]:
+        def chat(
+            self,
+            messages: list[dict[str, str]],
+            max_tokens: int,
+            stop: list[str] | None = None,
+            ban: Sequence[str] = (),
+        ) -> Iterator[str]:
             raise ConnectionError("server down")
             yield ""
 

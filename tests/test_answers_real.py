@@ -14,7 +14,8 @@ from collections.abc import Iterator
 import pytest
 
 from cli import main
-from tests.conftest import CORPUS, SERVER_MODEL, free_port, llama_server
+from eval.dataset import load_questions, typed_as
+from tests.conftest import CORPUS, DEV_SET, SERVER_MODEL, free_port, llama_server
 
 pytestmark = pytest.mark.integration
 INF = "When was the US exit date from the INF treaty?"
@@ -66,6 +67,16 @@ def test_a_keyword_query_gets_the_fact_not_a_yes(corpus_answerer) -> None:  # ty
     a = corpus_answerer.ask("obama nuclear budget hike 2016")
     assert not a.abstained and "1.8 billion" in a.answer.split(" — ")[0]
     assert a.citations[0].source == "2016-02-26-us-test-fires-icbm.txt"
+
+
+def test_a_keyword_query_read_as_a_claim_by_the_second_read_gets_the_fact(corpus_answerer) -> None:  # type: ignore[no-untyped-def]
+    # A question of the shared dev set typed as keywords: the model replies NOT FOUND, then, shown the
+    # first passage alone, "Yes [1]"; read once more with Yes and No banned, the figure (refused before).
+    questions, _ = load_questions(DEV_SET)
+    (q,) = [q for q in typed_as(questions, "keywords") if "observation flight" in q.question and "far" in q.question]
+    a = corpus_answerer.ask(q.question)
+    assert not a.abstained and "72 hours" in a.answer.split(" — ")[0]
+    assert a.citations[0].source == "treaty-on-open-skies-1992.md" and "72 hours" in a.citations[0].quote
 
 
 def test_ask_json_is_one_object_with_the_documented_keys(
