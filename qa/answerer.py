@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 ABSTAIN = "The documents don't say."
 YESNO = re.compile(r"^\W*(yes|no)\b", re.I)
 NOT_YESNO = "not a yes/no question: give the fact asked for"
-YES_NO_WORDS = ("Yes", "No")  # banned from the reply when asked for the fact (local model)
+YES_NO_WORDS = ("Yes", "No")  # a bare one answers no fact; banned when the fact is asked for (local model)
 INSTRUCTION_LIKE_SENTENCE = re.compile(
     r"[^.!?\n]*\b(?:ignore (?:all |any )?(?:previous|prior|above) instructions|disregard [^.!?\n]{0,20}instructions|you are now)\b[^.!?\n]*[.!?]?",
     re.I,
@@ -255,9 +255,8 @@ class Answerer:
     @staticmethod
     def _bare_yesno(part: _Part, reading: Reading | None) -> bool:
         """A bare Yes/No to a query that does not ask yes or no answers nothing it asks."""
-        return (
-            reading is not None and part.info.kind != "yesno" and reading.answer.strip(" .!").lower() in ("yes", "no")
-        )
+        said = reading.answer.strip(" .!").lower() if reading is not None else ""
+        return part.info.kind != "yesno" and said in (word.lower() for word in YES_NO_WORDS)
 
     def _ask_for_the_fact(self, gen: Generator, part: _Part) -> Reading:
         """A keyword query reads like a claim to confirm ("obama nuclear budget hike 2016" ->
