@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from ingest import SUPPORTED, Ingestor
-from qa import Answer, Answerer, Filters
+from qa import Answer, Answerer, Filters, Status
+from qa.reader import NOT_FOUND
 from vectorstore import ChunkStore, RagqaError
 
 log = logging.getLogger(__name__)
@@ -134,10 +135,14 @@ def answer_markdown(ans: Answer) -> str:
     return body
 
 
-def streamed_text(partial: str) -> str:
+def streamed_text(partial: str, status: str = "") -> str:
     """The model's words while it writes, without its passage numbers (a finished "[1]" or
-    one still being written): the grounded answer then puts each [n] where it belongs, once."""
-    return _plain(re.sub(r"\s*\[\d{0,2}\]?", "", partial)) + " ▌"
+    one still being written): the grounded answer then puts each [n] where it belongs, once.
+    `status`, what the answer step is doing (a part, a second read), goes above them in italics.
+    The reader's NOT FOUND is a signal to the code, not words for people: it is not shown."""
+    said = re.sub(r"\s*\[\d{0,2}\]?", "", partial)
+    words = ("" if said.strip() and NOT_FOUND.startswith(said.strip().upper()) else _plain(said)) + " ▌"
+    return f"*{_plain(status.replace('*', ''))}*\n\n{words}" if status else words
 
 
 HEADING = re.compile(r"^#{1,6}\s*(.+?)\s*#*\s*$", re.M)
@@ -299,14 +304,18 @@ class ChatApp:
             with self.lock:
                 final: Answer | None = None
                 partial = ""
+                status = ""
                 for item in self.answerer.stream(message, pairs, filters, backend, int(k), _last_cited(answers)):
                     if isinstance(item, Answer):
                         final = item
+                        continue
+                    if isinstance(item, Status):  # a new read begins: the words so far are not its answer
+                        status, partial = item.text, ""
                     else:
                         partial += item
                         pieces += 1
-                        history[-1] = {"role": "assistant", "content": streamed_text(partial)}
-                        yield history, sources_html(None), hidden, answers, True
+                    history[-1] = {"role": "assistant", "content": streamed_text(partial, status)}
+                    yield history, sources_html(None), hidden, answers, True
             assert final is not None
             history[-1] = {"role": "assistant", "content": answer_markdown(final)}
             answers = [

@@ -10,7 +10,7 @@ from .answerer import ABSTAIN, Answerer
 from .config import QAConfig
 from .generators import Generator
 from .retrieval import HybridRetriever, LexicalIndex, Retriever
-from .types import Answer, Citation, Filters, Passage
+from .types import Answer, Citation, Filters, Passage, Status
 
 __all__ = [
     "ABSTAIN",
@@ -24,4 +24,5 @@ __all__ = [
     "Passage",
     "QAConfig",
     "Retriever",
+    "Status",
 ]

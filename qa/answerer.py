@@ -42,7 +42,7 @@ from .reader import Reader, Reading, parse
 from .retrieval import HybridRetriever, Retriever
 from .rewrite import main_entity, needs_rewrite, rewrite
 from .text import tokens
-from .types import Answer, Citation, Filters, Passage
+from .types import Answer, Citation, Filters, Passage, Status
 from .vectors import SentenceVectors
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,9 @@ ABSTAIN = "The documents don't say."
 YESNO = re.compile(r"^\W*(yes|no)\b", re.I)
 NOT_YESNO = "not a yes/no question: give the fact asked for"
 YES_NO_WORDS = ("Yes", "No")  # a bare one answers no fact; banned when the fact is asked for (local model)
+# What the chat shows while the model is asked again (its first reply will not be the answer).
+READING_AGAIN = "Not found among the passages at first; reading the best one on its own…"
+ASKING_FOR_THE_FACT = "The model answered yes or no to a question that asks for a fact; asking it for the fact…"
 INSTRUCTION_LIKE_SENTENCE = re.compile(
     r"[^.!?\n]*\b(?:ignore (?:all |any )?(?:previous|prior|above) instructions|disregard [^.!?\n]{0,20}instructions|you are now)\b[^.!?\n]*[.!?]?",
     re.I,
@@ -163,8 +166,9 @@ class Answerer:
         backend: str | None = None,
         k: int | None = None,
         last_cited: Sequence[str] = (),
-    ) -> Iterator[str | Answer]:
-        """Yield the model's text as it comes (LLM backends), then the final grounded Answer.
+    ) -> Iterator[str | Status | Answer]:
+        """Yield the model's text as it comes (LLM backends), a Status when a part begins or the
+        model is asked again (its text so far will not be the answer), then the grounded Answer.
         `last_cited`: the files the last turn's answer cited, where a follow-up is looked for first."""
         backend = backend or self.config.llm
         question = " ".join(question.split())
@@ -191,7 +195,9 @@ class Answerer:
             score = min((p.best.support if p.best else 0.0) for p in parts)
         else:
             read: list[_Read] = []
-            for part in parts:
+            for i, part in enumerate(parts):
+                if len(parts) > 1:
+                    yield Status(text=f"Part {i + 1} of {len(parts)}: {part.question}")
                 raw: list[str] = []
                 try:
                     for piece in self.reader.read(gen, part.question, part.passages, part.qvec, self.config.max_tokens):
@@ -203,10 +209,13 @@ class Answerer:
                     raw = []
                 reading = parse("".join(raw)) if raw else None
                 if self._bare_yesno(part, reading):
+                    yield Status(text=ASKING_FOR_THE_FACT)
                     reading = self._ask_for_the_fact(gen, part)
                 if reading is not None and not reading.found and self.config.reread:
+                    yield Status(text=READING_AGAIN)
                     reading = self._reread(gen, part) or reading
                     if self._bare_yesno(part, reading):  # read alone, the passage is a claim to confirm
+                        yield Status(text=ASKING_FOR_THE_FACT)
                         reading = self._reread(gen, part, for_the_fact=True) or reading
                 read.append(self._ground(part, reading, gen))
             fallback = any(r.fallback for r in read)

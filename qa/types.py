@@ -57,6 +57,15 @@ class Citation(BaseModel):
     passage: str = Field("", description="The whole passage the quote comes from.")
 
 
+class Status(BaseModel):
+    """What the answer step is doing while no words stream (a part begins, the model reads again),
+    so the chat can say so instead of showing a reply that is about to be replaced."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str
+
+
 class Answer(BaseModel):
     """An answer, or an abstention, with the passages it stands on."""
 

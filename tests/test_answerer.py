@@ -9,7 +9,7 @@ import pytest
 
 from cli import build_store
 from ingest import Ingestor
-from qa import ABSTAIN, Answerer, Filters
+from qa import ABSTAIN, Answer, Answerer, Filters, Status
 from vectorstore import ChunkStore
 
 DOCS = {
@@ -162,6 +162,39 @@ def test_an_answer_overlooked_among_passages_is_read_in_the_first_passage_alone(
     with_model(answerer, "NOT FOUND", "thirty days notice [1]")
     a = answerer.ask("How much notice must a Party give to withdraw from the Treaty on Widgets?", backend="local")
     assert "thirty" not in a.answer
+
+
+def test_the_stream_says_when_the_model_reads_again_so_its_first_reply_is_not_shown_as_the_answer(
+    answerer: Answerer, fake_settings
+) -> None:  # type: ignore[no-untyped-def]
+    from app import ChatApp
+
+    with_model(answerer, "NOT FOUND", "ninety days notice [1]")
+    question = "How much notice must a Party give to withdraw from the Treaty on Widgets?"
+    items = list(answerer.stream(question, backend="local"))
+    statuses = [i for i in items if isinstance(i, Status)]
+    assert len(statuses) == 1 and "reading the best one" in statuses[0].text
+    first, rest = items[: items.index(statuses[0])], items[items.index(statuses[0]) + 1 :]
+    assert "".join(str(i) for i in first).strip() == "NOT FOUND" and isinstance(rest[-1], Answer)
+    # The chat shows the status, and the words of the read that follows it, never the reader's NOT FOUND.
+    with_model(answerer, "NOT FOUND", "ninety days notice [1]")
+    shown = [
+        h[-1]["content"]
+        for h, *_ in ChatApp(answerer, fake_settings).respond(question, [], "local", 8, [], "", "", "", [])
+    ]
+    again = next(i for i, text in enumerate(shown) if "reading the best one" in text)
+    assert again > 1 and not any("NOT" in text for text in shown)
+    assert "ninety days notice [1]" in shown[-1]
+    # Each part of a two-part question is announced before its words stream.
+    with_model(answerer, "4,000 units [1]", "ninety days notice [1]")
+    items = list(
+        answerer.stream(
+            "How many widgets may each Party keep; how much notice to withdraw from the Treaty on Widgets?",
+            backend="local",
+        )
+    )
+    parts = [i.text for i in items if isinstance(i, Status)]
+    assert [p.split(":")[0] for p in parts] == ["Part 1 of 2", "Part 2 of 2"] and "notice" in parts[1]
 
 
 def test_a_bare_yes_to_a_query_that_asks_for_a_fact_is_asked_again_for_the_fact(answerer: Answerer) -> None:

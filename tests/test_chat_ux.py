@@ -162,6 +162,15 @@ def test_the_rewritten_question_is_readable_and_editable(page) -> None:  # type:
     assert "negotiator" in box.input_value() and "those talks" not in box.input_value().lower()
 
 
+def test_each_part_of_a_two_part_question_is_announced_then_replaced_by_the_answer(page) -> None:  # type: ignore[no-untyped-def]
+    _ask(page, "cfe treaty signed where; limited in duration?")
+    # While the second part is read, the turn says which part it is; the words of part 1 are gone.
+    page.locator(LOG).get_by_text("Part 2 of 2", exact=False).wait_for(timeout=120_000)
+    page.wait_for_function("() => !document.body.innerText.includes('▌')", timeout=120_000)
+    turn = page.locator("#chat .message-wrap .bot, #chat [data-testid=bot]").last.inner_text()
+    assert "Part 1 of 2" not in turn and "Part 2 of 2" not in turn and "[1]" in turn
+
+
 def test_a_thumbs_down_takes_the_right_answer_as_an_eval_item(page, served: Served) -> None:  # type: ignore[no-untyped-def]
     _ask(page, "Where was the target area for the Minuteman III test launched from Vandenberg in February 2016?")
     _wait_answer(page, "[1]")
