@@ -162,13 +162,14 @@ def _word_tokens(word: str) -> tuple[str, ...]:
     """One word's tokens, cached: a corpus repeats its words, and indexing 100k chunks spent
     most of its time normalising and stemming the same words again."""
     word = word.strip(".'-")
-    if re.fullmatch(r"(?:[a-z]\.)+[a-z]", word):
-        word = word.replace(".", "")  # U.S. = US, U.K. = UK
     out = []
     # "test-fired" matches "test fired", "US-Russia talks" matches "US and Russian".
     for w in word.split("-"):
         if w.endswith("'s"):
             w = w[:-2]
+        w = w.strip(".")
+        if re.fullmatch(r"(?:[a-z]\.)+[a-z]", w):
+            w = w.replace(".", "")  # U.S. = US, U.K. = UK, also in "U.S.-Russia" and "U.S.'s"
         if w and w not in STOP:
             out.append(stem(IRREGULAR.get(w, w)))
     return tuple(out)

@@ -204,6 +204,9 @@ def test_tokens_treat_abbreviations_and_hyphens_like_their_spelled_forms() -> No
     assert tokens("the U.S. position") == tokens("the US position")
     assert set(tokens("test fired")) <= set(tokens("test-fired"))
     assert set(tokens("US-Russia talks")) >= {"us", "russia"}
+    # Dotted inside a hyphenated word or before a possessive, as titles write it ("U.S.-Russia … Statement").
+    assert tokens("U.S.-Russia Joint Statement") == tokens("us-russia joint statement")
+    assert tokens("the U.S.'s position") == tokens("the US position")
 
 
 def test_related_verbs_share_a_family_and_nothing_else() -> None:
