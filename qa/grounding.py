@@ -100,8 +100,8 @@ def ground(answer: str, question: str, passages: list[Passage], preferred: Seque
         # A heading, a bare paragraph label ('4.') or the page's own date line is no quote.
         sents = [
             x
-            for x in sentences(p.text, p.start)
-            if not x[2].startswith("#") and len(x[2].split()) >= 3 and not is_dateline(x[2], p.date)
+            for x in sentences(p.text, p.start, headings=False)
+            if len(x[2].split()) >= 3 and not is_dateline(x[2], p.date)
         ]
         parsed.append(
             (sents, [tokens(normalise(s[2])) for s in sents], _date_tokens(p) | set(tokens(normalise(p.title))))
@@ -141,7 +141,7 @@ def closest(answer: str, question: str, passages: list[Passage], preferred: Sequ
     need = set(fact_tokens(answer, question))
     best: tuple[float, Grounding] | None = None
     for i, p in enumerate(passages):
-        for s, e, text in sentences(p.text, p.start):
+        for s, e, text in sentences(p.text, p.start, headings=False):
             have = len(need & set(tokens(normalise(text))))
             rank = have + 0.5 * (i in preferred)
             if have and (best is None or rank > best[0]):
@@ -199,7 +199,7 @@ def sharpen_year(answer: str, question: str, passages: list[Passage], where: Gro
         near = overlap(p.text)
         if near < floor:
             continue
-        for s, e, text in sentences(p.text, p.start):
+        for s, e, text in sentences(p.text, p.start, headings=False):
             key = (near, overlap(text))
             if (i == where.passage and key[1] < own_floor) or (best is not None and key <= best[0]):
                 continue
@@ -248,7 +248,7 @@ def _month_of(expr: str) -> int:
 def best_sentence(question: str, passage: Passage, index: int) -> Grounding:
     """The passage sentence that shares most of the question's words (the quote of a yes/no)."""
     q = set(tokens(normalise(question)))
-    sents = sentences(passage.text, passage.start) or [(passage.start, passage.end, passage.text)]
+    sents = sentences(passage.text, passage.start, headings=False) or [(passage.start, passage.end, passage.text)]
     s, e, text = max(sents, key=lambda x: len(q & set(tokens(normalise(x[2])))))
     return Grounding(index, s, e, text)
 

@@ -14,6 +14,8 @@ STOP = frozenset(
     per only own same very just up out off again further once here s t according say said says""".split()
 )
 SENT_SPLIT = re.compile(r"(?<=[.!?])[\"”’)\]]*\s+(?=[\"“(\[]?[A-Z0-9])|\n\s*\n|\n(?=\s*(?:\(\w{1,4}\)|\d{1,3}\.)\s)")
+# "### Article I", and "###Article I" as the Open Skies text writes it; "#MeToo" is a hashtag.
+HEADING_LINE = re.compile(r"(?m)^(?:#{1,6}[ \t]|#{2,6}(?=\S))[^\n]*$")
 ABBREV = re.compile(
     r"\b(?:U\.S\.C|U\.S|U\.K|No|Nos|Art|Sec|para|Dr|Mr|Mrs|Ms|St|Gen|Lt|Col|Sen|Rep|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|Calif|etc|e\.g|i\.e|cf|vs)\.$"
 )
@@ -175,12 +177,16 @@ def _word_tokens(word: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def sentences(text: str, offset: int = 0) -> list[tuple[int, int, str]]:
+def sentences(text: str, offset: int = 0, headings: bool = True) -> list[tuple[int, int, str]]:
     """(start, end, sentence) spans of `text`, offsets shifted by `offset`.
 
     Headings and list labels stay with their sentence; abbreviations (U.S.C., Calif.) do
-    not end a sentence.
+    not end a sentence. `headings=False` leaves markdown heading lines out (blanked, so the
+    offsets still point into `text`): a quote is a statement, never "… States ###### (a) In
+    General .", while the reader still sees a heading as context.
     """
+    if not headings:
+        text = HEADING_LINE.sub(lambda m: " " * len(m.group()), text)
     spans: list[tuple[int, int]] = []
     pos = 0
     for m in SENT_SPLIT.finditer(text):

@@ -209,6 +209,28 @@ def test_tokens_treat_abbreviations_and_hyphens_like_their_spelled_forms() -> No
     assert tokens("the U.S.'s position") == tokens("the US position")
 
 
+def test_a_quote_never_holds_a_markdown_heading_line() -> None:
+    from qa.grounding import ground
+    from qa.text import sentences
+
+    text = (
+        "# Title 5— PARKS\n### CHAPTER 9— WATER\n#### § 12. Duty of the keeper of the county reservoir\n"
+        "###### (a) In General .\n\nThe keeper shall report the water level every 30 days.\n"
+        "##### (b) Form\n###Annex A\nThe report is public. Fans wrote #SaveTheLake online."
+    )
+    found = sentences(text, offset=100, headings=False)
+    assert [t for _, _, t in found] == [
+        "The keeper shall report the water level every 30 days.",
+        "The report is public.",
+        "Fans wrote #SaveTheLake online.",  # a hashtag is no heading
+    ]
+    assert all(text[s - 100 : e - 100] == t for s, e, t in found)  # offsets still point at the source
+    # A fact that only the heading states is not grounded; one the text states is quoted without marks.
+    assert ground("the county reservoir", "whose duty is it?", [P(text)]) is None
+    g = ground("every 30 days", "how often is the level reported?", [P(text)])
+    assert g is not None and g.quote == "The keeper shall report the water level every 30 days."
+
+
 def test_related_verbs_share_a_family_and_nothing_else() -> None:
     from qa.text import related, stem
 
