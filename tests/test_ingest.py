@@ -120,6 +120,18 @@ def test_model_mismatch_stops_with_rebuild_hint(fake_settings, tmp_path: Path) -
         ChunkStore(fake_settings.store, OtherModel())  # type: ignore[arg-type]
 
 
+def test_a_store_opened_with_another_search_breadth_takes_it(fake_settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """ef_search is a search-time setting: a store built with Chroma's default gets ours on open."""
+    from cli import build_store
+
+    fake_settings.store.hnsw_ef_search = 100
+    _ingest(fake_settings, [_corpus(tmp_path)])
+    fake_settings.store.hnsw_ef_search = 1000
+    store = build_store(fake_settings)
+    assert store.chunks.configuration["hnsw"]["ef_search"] == 1000
+    assert store.count() > 0  # nothing was rebuilt
+
+
 def test_rebuild_starts_from_scratch(fake_settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     corpus = _corpus(tmp_path)
     store, first = _ingest(fake_settings, [corpus])

@@ -146,9 +146,20 @@ class ChunkStore:
                 # fresh stores, until a restart rebuilt the graph. Building costs 1.9x
                 # per vector (30k vectors: 19.8 s against 10.6 s), a few % of an ingest that the
                 # embedding model dominates; search is unchanged.
-                configuration={"hnsw": {"space": "cosine", "ef_construction": 400}},
+                configuration={
+                    "hnsw": {"space": "cosine", "ef_construction": 400, "ef_search": self.config.hnsw_ef_search}
+                },
                 embedding_function=_ef(self.embedder),
             )
+            # A search-time setting: a store built before it, or with another value, takes it now.
+            # The search is approximate, and which near neighbours it misses changed from one
+            # process to the next, so the same question got other passages in another run.
+            hnsw = (self.chunks.configuration or {}).get("hnsw") or {}
+            if hnsw.get("ef_search") != self.config.hnsw_ef_search:
+                try:
+                    self.chunks.modify(configuration={"hnsw": {"ef_search": self.config.hnsw_ef_search}})
+                except Exception as exc:  # a read-only store still answers, with Chroma's search
+                    log.warning("could not set the store's ef_search (%s); search stays approximate", exc)
             self.docs = self._client.get_or_create_collection(docs_name, embedding_function=_ef(self.embedder))
         except StoreError:
             raise
