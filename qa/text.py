@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from ingest.chunking import MD_HEADING
+
 WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’.-]*[A-Za-z0-9]|[A-Za-z0-9]")
 STOP = frozenset(
     """a an the of to in on at by for from with and or but not no nor is are was were be been being do does did
@@ -14,8 +16,6 @@ STOP = frozenset(
     per only own same very just up out off again further once here s t according say said says""".split()
 )
 SENT_SPLIT = re.compile(r"(?<=[.!?])[\"”’)\]]*\s+(?=[\"“(\[]?[A-Z0-9])|\n\s*\n|\n(?=\s*(?:\(\w{1,4}\)|\d{1,3}\.)\s)")
-# "### Article I", and "###Article I" as the Open Skies text writes it; "#MeToo" is a hashtag.
-HEADING_LINE = re.compile(r"(?m)^(?:#{1,6}[ \t]|#{2,6}(?=\S))[^\n]*$")
 ABBREV = re.compile(
     r"\b(?:U\.S\.C|U\.S|U\.K|No|Nos|Art|Sec|para|Dr|Mr|Mrs|Ms|St|Gen|Lt|Col|Sen|Rep|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|Calif|etc|e\.g|i\.e|cf|vs)\.$"
 )
@@ -185,8 +185,8 @@ def sentences(text: str, offset: int = 0, headings: bool = True) -> list[tuple[i
     offsets still point into `text`): a quote is a statement, never "… States ###### (a) In
     General .", while the reader still sees a heading as context.
     """
-    if not headings:
-        text = HEADING_LINE.sub(lambda m: " " * len(m.group()), text)
+    if not headings:  # the lines ingest read as headings (and made the section label)
+        text = "\n".join(" " * len(line) if MD_HEADING.match(line) else line for line in text.split("\n"))
     spans: list[tuple[int, int]] = []
     pos = 0
     for m in SENT_SPLIT.finditer(text):
