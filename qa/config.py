@@ -66,6 +66,10 @@ class QAConfig(BaseSettings):
         True,
         description="The second read's prompt offers no NOT FOUND: grounding and the support threshold refuse instead.",
     )
+    calibrate_yes_no: bool = Field(
+        True,
+        description="Decide a yes/no reply by how much more the model leans to Yes than it does for a content-free question over the same passages.",
+    )
     year_check: bool = Field(
         True,
         description="Reject a model answer whose sentence names only years other than the one the question asks about.",

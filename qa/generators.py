@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
+
+import numpy as np
 
 from vectorstore import RagqaError
 
@@ -32,6 +34,15 @@ class Generator(Protocol):
         self, messages: list[Message], max_tokens: int, stop: list[str] | None = None, ban: Sequence[str] = ()
     ) -> Iterator[str]:
         """`ban`: words the reply may not use, where the backend can forbid them."""
+        ...
+
+
+@runtime_checkable
+class YesNoScorer(Protocol):
+    """A backend that can say how much more it leans to "Yes" than to "No" as a reply's first word."""
+
+    def yes_no_margin(self, messages: list[Message]) -> float:
+        """logit("Yes") - logit("No") for the first token of the reply to `messages`."""
         ...
 
 
@@ -65,6 +76,25 @@ class LocalGenerator:
             text = part["choices"][0]["delta"].get("content")
             if text:
                 yield text
+
+    def yes_no_margin(self, messages: list[Message]) -> float:
+        # No `heads.start`: llama.cpp then reuses the KV cache of the chat just read, which
+        # shares every token up to the question, so this costs the question's few tokens only.
+        # (A margin, unlike a greedy reply, does not flip on the last bits of a float sum.)
+        from llama_cpp import LogitsProcessorList
+
+        yes, no = (self.llama.tokenize(w.encode(), add_bos=False)[0] for w in ("Yes", "No"))
+        seen: list[float] = []
+
+        def capture(_ids: object, scores: np.ndarray) -> np.ndarray:
+            if not seen:
+                seen.append(float(scores[yes] - scores[no]))
+            return scores
+
+        self.llama.create_chat_completion(
+            messages=messages, max_tokens=1, temperature=0.0, logits_processor=LogitsProcessorList([capture])
+        )
+        return seen[0]
 
 
 class OpenAIGenerator:

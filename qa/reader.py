@@ -18,6 +18,7 @@ from .types import Passage
 from .vectors import SentenceVectors
 
 NOT_FOUND = "NOT FOUND"
+QUESTION = "\n\nQuestion: "
 _MARKERS = re.compile(r"\s*((?:\[\d{1,2}\][\s,.]*)+)")
 _PAREN_MARKER = re.compile(r"\s+\(([1-9]\d?)\)\W*$")  # "48 million litres (1)": the model's other habit
 
@@ -47,6 +48,12 @@ def parse(raw: str) -> Reading:
     answer = answer.strip().rstrip(".").strip()
     answer = re.sub(r"^(?:answer|short answer)\s*:\s*", "", answer, flags=re.I).strip(" \"'“”")
     return Reading(raw, answer, cited)
+
+
+def asking(messages: list[Message], question: str) -> list[Message]:
+    """The same reader prompt, passages and labels unchanged, asking `question` instead."""
+    user = messages[-1]["content"]
+    return [*messages[:-1], {**messages[-1], "content": user[: user.rindex(QUESTION)] + QUESTION + question}]
 
 
 class Reader:
@@ -119,7 +126,7 @@ class Reader:
             section = " › ".join(path[1:] if path[0] == p.title else path)  # the title is not said twice
             label = " — ".join(x for x in (head.strip(), section) if x)
             blocks.append(f"[{i + 1}] {label}".rstrip() + f"\n{text}")
-        user = "Passages:\n" + "\n\n".join(blocks) + f"\n\nQuestion: {question}" + (f" ({note})" if note else "")
+        user = "Passages:\n" + "\n\n".join(blocks) + f"{QUESTION}{question}" + (f" ({note})" if note else "")
         # The system prompt is the same for every question, so llama.cpp keeps its KV cache.
         system = prompts.load("reader_system")
         if not may_refuse:  # the second read: our grounding and threshold refuse, not the model

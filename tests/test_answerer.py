@@ -128,6 +128,41 @@ def test_yes_no_carries_its_reason_from_the_cited_sentence(answerer: Answerer) -
     assert "unlimited duration" in a.citations[0].quote and a.citations[0].source == "widget-treaty.md"
 
 
+class Leaning(Scripted):
+    """A scripted model that also reports its lean to "Yes": `lean` for the question asked,
+    `prior` for any other (the content-free question over the same passages)."""
+
+    def __init__(self, reply: str, question: str, lean: float, prior: float) -> None:
+        super().__init__(reply)
+        self.question, self.lean, self.prior = question, lean, prior
+        self.scored: list[list[dict[str, str]]] = []
+
+    def yes_no_margin(self, messages: list[dict[str, str]]) -> float:
+        self.scored.append(messages)
+        return self.lean if messages[-1]["content"].endswith(self.question) else self.prior
+
+
+@pytest.mark.parametrize(("lean", "prior", "said"), [(1.0, 2.0, "No"), (2.0, 1.0, "Yes"), (-1.0, -2.0, "Yes")])
+def test_a_yes_no_reply_counts_the_lean_beyond_the_models_lean_with_no_question(
+    answerer: Answerer, lean: float, prior: float, said: str
+) -> None:
+    question = "Is the Treaty on Widgets limited in duration?"
+    gen = Leaning("Yes [1]", question, lean, prior)
+    fresh = Answerer(answerer.store, answerer.config, retriever=answerer.retriever, generators={"local": gen})
+    a = fresh.ask(question, backend="local")
+    assert a.answer.startswith(f"{said} — ") and a.citations[0].source == "widget-treaty.md"
+    asked, free = gen.scored
+    assert asked == gen.chats[0]  # the lean is read on the very prompt the model answered
+    # The content-free prompt differs only in its question: the same passages, labels and order.
+    head = asked[-1]["content"].rsplit("Question: ", 1)[0]
+    assert free[-1]["content"] == head + "Question: Yes or no?" and free[0] == asked[0]
+
+
+def test_a_model_that_cannot_report_its_lean_keeps_its_yes_no(answerer: Answerer) -> None:
+    with_model(answerer, "Yes [1]")  # e.g. an OpenAI-compatible server
+    assert answerer.ask("Is the Treaty on Widgets limited in duration?", backend="local").answer.startswith("Yes — ")
+
+
 def test_a_paraphrased_answer_is_copied_from_the_sentence_it_paraphrases(answerer: Answerer) -> None:
     gen = with_model(answerer, "Ms Berg [1]", "Foreign Minister Anna Berg")
     a = answerer.ask("Who signed the Example Accord?", backend="local")

@@ -123,6 +123,31 @@ def test_a_reply_does_not_depend_on_the_prompt_before_it(corpus_store) -> None: 
     assert forward == backward
 
 
+def test_the_models_lean_to_yes_is_read_from_the_chat_it_just_answered(corpus_store) -> None:  # type: ignore[no-untyped-def]
+    """The lean is read from llama.cpp's cache of the chat just answered (the question's tokens
+    only are evaluated again): it must be the lean of a fresh evaluation, and agree with the reply."""
+    import prompts
+    from qa.generators import YesNoScorer, complete, make_generator
+    from qa.reader import asking
+
+    settings, store, _ = corpus_store
+    gen = make_generator(settings.qa, "local", store.config.models_dir)
+    assert gen is not None and isinstance(gen, YesNoScorer)
+    doc = (CORPUS / "news" / "2016-02-26-us-test-fires-icbm.txt").read_text()[:1200]
+    chat = [
+        {"role": "system", "content": prompts.load("reader_system")},
+        {"role": "user", "content": f"Passages:\n[1] {doc}\n\nQuestion: Did the US test-fire a Minuteman III missile?"},
+    ]
+    other = asking(chat, "Did the missile carry a warhead?")
+    reply = complete(gen, chat, 8)
+    cached = gen.yes_no_margin(chat), gen.yes_no_margin(other)  # right after the chat: its cache reused
+    elsewhere = (CORPUS / "news" / "2019-01-16-lavrov-inf.txt").read_text()[:1200]
+    complete(gen, [chat[0], {"role": "user", "content": f"Passages:\n[1] {elsewhere}\n\nQuestion: Who spoke?"}], 8)
+    fresh = gen.yes_no_margin(chat), gen.yes_no_margin(other)
+    assert reply.startswith("Yes") and cached[0] > 0
+    assert cached == pytest.approx(fresh, abs=0.05)
+
+
 @pytest.fixture(scope="module")
 def qwen_server(model_cache) -> Iterator[str]:  # type: ignore[no-untyped-def]
     with llama_server(model_cache, "--model_alias", SERVER_MODEL, "--n_ctx", "4096") as url:
