@@ -25,7 +25,7 @@ from .abstention import support
 from .config import QAConfig
 from .dates import normalise_numbers
 from .extractive import Candidate, ExtractiveReader, best_span, common_names, trim_quote
-from .generators import Generator, YesNoScorer, complete, make_generator
+from .generators import Generator, Message, YesNoScorer, complete, make_generator
 from .grounding import (
     Grounding,
     as_written,
@@ -200,8 +200,9 @@ class Answerer:
                 if len(parts) > 1:
                     yield Status(text=f"Part {i + 1} of {len(parts)}: {part.question}")
                 raw: list[str] = []
+                chat = self.reader.prompt(part.question, part.passages, part.qvec)
                 try:
-                    for piece in self.reader.read(gen, part.question, part.passages, part.qvec, self.config.max_tokens):
+                    for piece in self.reader.read(gen, chat, self.config.max_tokens):
                         raw.append(piece)
                         yield piece
                 except Exception as exc:  # server down, timeout: the extractive answer stands
@@ -210,7 +211,7 @@ class Answerer:
                     raw = []
                 reading = parse("".join(raw)) if raw else None
                 if reading is not None:
-                    reading = self._calibrated(gen, part, reading)
+                    reading = self._calibrated(gen, part, reading, chat)
                 if self._bare_yesno(part, reading):
                     yield Status(text=ASKING_FOR_THE_FACT)
                     reading = self._ask_for_the_fact(gen, part)
@@ -264,16 +265,14 @@ class Answerer:
             return part, ""
         return self._rewrite(part, [(first, "")], gen, force=True), first
 
-    def _calibrated(self, gen: Generator, part: _Part, reading: Reading) -> Reading:
+    def _calibrated(self, gen: Generator, part: _Part, reading: Reading, asked: list[Message]) -> Reading:
         """A small model leans to "Yes" whatever the passages say (Qwen 1.5B said Yes to 12 of
         our 15 yes/no questions, 6 of them wrong). Contextual calibration (Zhao et al., 2021):
         its lean to Yes for this question counts only beyond its lean for a content-free yes/no
-        question over the same passages."""
+        question over the same passages (`asked`, the chat the model just answered)."""
         said = YESNO.match(reading.answer) if part.info.kind == "yesno" else None
         if said is None or not self.config.calibrate_yes_no or not isinstance(gen, YesNoScorer):
             return reading
-        excerpts = self.reader.excerpts(part.question, part.passages, part.qvec)
-        asked = self.reader.messages(part.question, part.passages, excerpts)
         lean, prior = gen.yes_no_margin(asked), gen.yes_no_margin(asking(asked, CONTENT_FREE))
         word = "Yes" if lean > prior else "No"
         log.info("yes/no %r: lean to Yes %.2f, content-free %.2f: %s", part.question, lean, prior, word)
@@ -290,9 +289,8 @@ class Answerer:
         "Yes"): ask once more, saying so, with Yes and No banned where the backend can ban them
         (the model then gives its best fact, which is grounded and thresholded like any other)."""
         log.info("yes/no reply to %r: asked again for the fact", part.question)
-        reply = self.reader.read(
-            gen, part.question, part.passages, part.qvec, self.config.max_tokens, NOT_YESNO, YES_NO_WORDS
-        )
+        asked = self.reader.prompt(part.question, part.passages, part.qvec, NOT_YESNO)
+        reply = self.reader.read(gen, asked, self.config.max_tokens, YES_NO_WORDS)
         return parse("".join(reply))
 
     def _reread(self, gen: Generator, part: _Part, for_the_fact: bool = False) -> Reading | None:

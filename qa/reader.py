@@ -133,17 +133,12 @@ class Reader:
             system = "\n".join(line for line in system.splitlines() if NOT_FOUND not in line)
         return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
-    def read(
-        self,
-        gen: Generator,
-        question: str,
-        passages: list[Passage],
-        qvec: np.ndarray,
-        max_tokens: int = 40,
-        note: str = "",
-        ban: Sequence[str] = (),
-    ) -> Iterator[str]:
-        """Stream the model's raw reply. `note` follows the question in brackets (the excerpt is
-        chosen for the question alone)."""
-        msgs = self.messages(question, passages, self.excerpts(question, passages, qvec), note=note)
-        yield from gen.chat(msgs, max_tokens, ["\n"], ban)
+    def prompt(self, question: str, passages: list[Passage], qvec: np.ndarray, note: str = "") -> list[Message]:
+        """The reader's chat over the passages' best sentences. `note` follows the question in
+        brackets (the excerpt is chosen for the question alone)."""
+        return self.messages(question, passages, self.excerpts(question, passages, qvec), note=note)
+
+    @staticmethod
+    def read(gen: Generator, messages: list[Message], max_tokens: int = 40, ban: Sequence[str] = ()) -> Iterator[str]:
+        """Stream the model's raw reply: one line."""
+        yield from gen.chat(messages, max_tokens, ["\n"], ban)
