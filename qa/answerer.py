@@ -53,6 +53,8 @@ CONTENT_FREE = "Yes or no?"  # a yes/no question that asks nothing: the model's 
 YES_NO_WORDS = ("Yes", "No")  # a bare one answers no fact; banned when the fact is asked for (local model)
 # What the chat shows while the model is asked again (its first reply will not be the answer).
 READING_AGAIN = "Not found among the passages at first; reading the best one on its own…"
+# Shown while a streamed Yes/No is weighed (it may turn): the words so far are not yet the answer.
+WEIGHING_YES_NO = "Checking whether the passages tip the answer to Yes or No…"
 ASKING_FOR_THE_FACT = "The model answered yes or no to a question that asks for a fact; asking it for the fact…"
 INSTRUCTION_LIKE_SENTENCE = re.compile(
     r"[^.!?\n]*\b(?:ignore (?:all |any )?(?:previous|prior|above) instructions|disregard [^.!?\n]{0,20}instructions|you are now)\b[^.!?\n]*[.!?]?",
@@ -210,8 +212,9 @@ class Answerer:
                     notice = f"the {backend} backend failed ({type(exc).__name__}); extractive answer shown"
                     raw = []
                 reading = parse("".join(raw)) if raw else None
-                if reading is not None:
-                    reading = self._calibrated(gen, part, reading, chat)
+                if reading is not None and (scorer := self._yes_no_scorer(gen, part, reading)) is not None:
+                    yield Status(text=WEIGHING_YES_NO)
+                    reading = self._calibrated(scorer, part, reading, chat)
                 if self._bare_yesno(part, reading):
                     yield Status(text=ASKING_FOR_THE_FACT)
                     reading = self._ask_for_the_fact(gen, part)
@@ -265,14 +268,19 @@ class Answerer:
             return part, ""
         return self._rewrite(part, [(first, "")], gen, force=True), first
 
-    def _calibrated(self, gen: Generator, part: _Part, reading: Reading, asked: list[Message]) -> Reading:
+    def _yes_no_scorer(self, gen: Generator, part: _Part, reading: Reading) -> YesNoScorer | None:
+        """The backend, when its reply is Yes or No to a yes/no question and it reports its lean."""
+        yes_no = part.info.kind == "yesno" and YESNO.match(reading.answer) is not None
+        return gen if yes_no and self.config.calibrate_yes_no and isinstance(gen, YesNoScorer) else None
+
+    @staticmethod
+    def _calibrated(gen: YesNoScorer, part: _Part, reading: Reading, asked: list[Message]) -> Reading:
         """A small model leans to "Yes" whatever the passages say (Qwen 1.5B said Yes to 12 of
         our 15 yes/no questions, 6 of them wrong). Contextual calibration (Zhao et al., 2021):
         its lean to Yes for this question counts only beyond its lean for a content-free yes/no
         question over the same passages (`asked`, the chat the model just answered)."""
-        said = YESNO.match(reading.answer) if part.info.kind == "yesno" else None
-        if said is None or not self.config.calibrate_yes_no or not isinstance(gen, YesNoScorer):
-            return reading
+        said = YESNO.match(reading.answer)
+        assert said is not None  # `_yes_no_scorer` checked it
         lean, prior = gen.yes_no_margin(asked), gen.yes_no_margin(asking(asked, CONTENT_FREE))
         word = "Yes" if lean > prior else "No"
         log.info("yes/no %r: lean to Yes %.2f, content-free %.2f: %s", part.question, lean, prior, word)

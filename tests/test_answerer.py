@@ -158,6 +158,25 @@ def test_a_yes_no_reply_counts_the_lean_beyond_the_models_lean_with_no_question(
     assert free[-1]["content"] == head + "Question: Yes or no?" and free[0] == asked[0]
 
 
+def test_a_streamed_yes_that_is_weighed_is_not_left_on_screen_as_the_answer(answerer: Answerer, fake_settings) -> None:  # type: ignore[no-untyped-def]
+    from app import ChatApp
+
+    question = "Is the Treaty on Widgets limited in duration?"
+    gen = Leaning("Yes [1]", question, lean=1.0, prior=2.0)
+    fresh = Answerer(answerer.store, answerer.config, retriever=answerer.retriever, generators={"local": gen})
+    items = list(fresh.stream(question, backend="local"))
+    weighing = next(i for i, item in enumerate(items) if isinstance(item, Status))
+    assert "".join(str(i) for i in items[:weighing]).strip() == "Yes [1]"  # the model's own words stream
+    assert isinstance(items[-1], Answer) and items[-1].answer.startswith("No — ")
+    # In the chat the status replaces the streamed "Yes" until the weighed answer arrives.
+    shown = [
+        h[-1]["content"]
+        for h, *_ in ChatApp(fresh, fake_settings).respond(question, [], "local", 8, [], "", "", "", [])
+    ]
+    status = next(i for i, text in enumerate(shown) if "Yes or No" in text)
+    assert "Yes ▌" in shown[status - 1] and "Yes ▌" not in shown[status] and shown[-1].startswith("No — ")
+
+
 def test_a_model_that_cannot_report_its_lean_keeps_its_yes_no(answerer: Answerer) -> None:
     with_model(answerer, "Yes [1]")  # e.g. an OpenAI-compatible server
     assert answerer.ask("Is the Treaty on Widgets limited in duration?", backend="local").answer.startswith("Yes — ")
