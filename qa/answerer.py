@@ -282,6 +282,8 @@ class Answerer:
         said = YESNO.match(reading.answer)
         assert said is not None  # `_yes_no_scorer` checked it
         lean, prior = gen.yes_no_margin(asked), gen.yes_no_margin(asking(asked, CONTENT_FREE))
+        if lean is None or prior is None:
+            return reading
         word = "Yes" if lean > prior else "No"
         log.info("yes/no %r: lean to Yes %.2f, content-free %.2f: %s", part.question, lean, prior, word)
         return replace(reading, answer=word + reading.answer[said.end() :])

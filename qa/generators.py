@@ -7,6 +7,7 @@ HTTP client itself and tests inject a scripted fake.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -19,6 +20,7 @@ from . import models, prefix
 from .config import QAConfig
 
 Message = dict[str, str]
+log = logging.getLogger(__name__)
 
 
 class AnswerError(RagqaError):
@@ -41,8 +43,9 @@ class Generator(Protocol):
 class YesNoScorer(Protocol):
     """A backend that can say how much more it leans to "Yes" than to "No" as a reply's first word."""
 
-    def yes_no_margin(self, messages: list[Message]) -> float:
-        """logit("Yes") - logit("No") for the first token of the reply to `messages`."""
+    def yes_no_margin(self, messages: list[Message]) -> float | None:
+        """logit("Yes") - logit("No") for the first token of the reply to `messages`; None when
+        the backend cannot tell (the reply then stands)."""
         ...
 
 
@@ -132,6 +135,20 @@ class OpenAIGenerator:
                     yield str(chunk.content)
         except Exception as exc:
             raise AnswerError(f"the OpenAI-compatible server failed ({type(exc).__name__})") from None
+
+    def yes_no_margin(self, messages: list[Message]) -> float | None:
+        # Log-probabilities differ as the logits do, so the first token's `top_logprobs` (at most
+        # 20 in the OpenAI API) give the same margin as the local model's logits.
+        try:
+            reply = self.chat_model.bind(logprobs=True, top_logprobs=20).invoke(
+                [(m["role"], m["content"]) for m in messages], max_tokens=1
+            )
+            first = reply.response_metadata["logprobs"]["content"][0]["top_logprobs"]
+        except Exception as exc:  # a server without log-probabilities: the reply stands
+            log.warning("no log-probabilities from the OpenAI-compatible server (%s)", type(exc).__name__)
+            return None
+        top = {t["token"]: t["logprob"] for t in first}
+        return float(top["Yes"] - top["No"]) if "Yes" in top and "No" in top else None
 
 
 def make_generator(config: QAConfig, backend: str, models_dir: Path) -> Generator | None:

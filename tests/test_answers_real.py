@@ -123,21 +123,27 @@ def test_a_reply_does_not_depend_on_the_prompt_before_it(corpus_store) -> None: 
     assert forward == backward
 
 
+def _icbm_chat() -> list[dict[str, str]]:
+    """The reader's chat over one real news article, asking a yes/no question."""
+    import prompts
+
+    doc = (CORPUS / "news" / "2016-02-26-us-test-fires-icbm.txt").read_text()[:1200]
+    return [
+        {"role": "system", "content": prompts.load("reader_system")},
+        {"role": "user", "content": f"Passages:\n[1] {doc}\n\nQuestion: Did the US test-fire a Minuteman III missile?"},
+    ]
+
+
 def test_the_models_lean_to_yes_is_read_from_the_chat_it_just_answered(corpus_store) -> None:  # type: ignore[no-untyped-def]
     """The lean is read from llama.cpp's cache of the chat just answered (the question's tokens
     only are evaluated again): it must be the lean of a fresh evaluation, and agree with the reply."""
-    import prompts
     from qa.generators import YesNoScorer, complete, make_generator
     from qa.reader import asking
 
     settings, store, _ = corpus_store
     gen = make_generator(settings.qa, "local", store.config.models_dir)
     assert gen is not None and isinstance(gen, YesNoScorer)
-    doc = (CORPUS / "news" / "2016-02-26-us-test-fires-icbm.txt").read_text()[:1200]
-    chat = [
-        {"role": "system", "content": prompts.load("reader_system")},
-        {"role": "user", "content": f"Passages:\n[1] {doc}\n\nQuestion: Did the US test-fire a Minuteman III missile?"},
-    ]
+    chat = _icbm_chat()
     other = asking(chat, "Did the missile carry a warhead?")
     reply = complete(gen, chat, 8)
     cached = gen.yes_no_margin(chat), gen.yes_no_margin(other)  # right after the chat: its cache reused
@@ -163,6 +169,26 @@ def test_openai_backend_against_a_real_llama_cpp_server(corpus_store, qwen_serve
     a = Answerer(store, cfg).ask(INF, backend="openai")
     assert a.backend == "openai" and "February 2" in a.answer
     assert a.citations and a.citations[0].source == "2019-01-16-lavrov-inf.txt"
+
+
+@pytest.mark.slow
+def test_a_llama_cpp_server_reports_the_local_models_lean_to_yes(corpus_store, qwen_server: str) -> None:  # type: ignore[no-untyped-def]
+    """The remote path weighs a yes/no as the local one does: the server's first-token
+    log-probabilities give the margins of the same model run in-process."""
+    from qa.answerer import CONTENT_FREE
+    from qa.generators import OpenAIGenerator, make_generator
+    from qa.reader import asking
+
+    settings, store, _ = corpus_store
+    local = make_generator(settings.qa, "local", store.config.models_dir)
+    cfg = settings.qa.model_copy(update={"openai_base_url": qwen_server, "openai_model": SERVER_MODEL})
+    remote = OpenAIGenerator(cfg)
+    chats = [_icbm_chat(), asking(_icbm_chat(), "Did the missile carry a warhead?"), asking(_icbm_chat(), CONTENT_FREE)]
+    here = [local.yes_no_margin(c) for c in chats]  # type: ignore[union-attr]
+    there = [remote.yes_no_margin(c) for c in chats]
+    assert None not in there and there == pytest.approx(here, abs=0.1)
+    down = OpenAIGenerator(cfg.model_copy(update={"openai_base_url": f"http://127.0.0.1:{free_port()}/v1"}))
+    assert down.yes_no_margin(chats[0]) is None  # no server, no log-probabilities: the reply stands
 
 
 @pytest.mark.slow
