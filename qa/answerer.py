@@ -281,7 +281,8 @@ class Answerer:
         question over the same passages (`asked`, the chat the model just answered)."""
         said = YESNO.match(reading.answer)
         assert said is not None  # `_yes_no_scorer` checked it
-        lean, prior = gen.yes_no_margin(asked), gen.yes_no_margin(asking(asked, CONTENT_FREE))
+        lean = gen.yes_no_margin(asked)
+        prior = None if lean is None else gen.yes_no_margin(asking(asked, CONTENT_FREE))  # one failed request, not two
         if lean is None or prior is None:
             return reading
         word = "Yes" if lean > prior else "No"
