@@ -7,6 +7,7 @@ import pytest
 from qa.dates import find_dates, parse_date, resolve_relative, words_to_number
 from qa.grounding import fact_tokens, ground
 from qa.question import analyze, split_parts
+from qa.retrieval import LexicalIndex
 from qa.rewrite import keeps_subject, rule_rewrite
 from qa.types import Passage
 
@@ -246,7 +247,6 @@ def test_relation_words_leave_out_dates_and_source_words() -> None:
 
 def _reader_candidates(question: str, text: str, date: str = ""):  # type: ignore[no-untyped-def]
     from qa.extractive import ExtractiveReader
-    from qa.retrieval import LexicalIndex
     from qa.vectors import SentenceVectors
     from vectorstore import ChunkMeta, FakeEmbedder
 
@@ -290,11 +290,9 @@ def test_titles_of_documents_are_not_people() -> None:
     assert spans[0] == "Minister Anna Berg"
 
 
-def test_lower_case_acronyms_are_restored_only_when_the_texts_never_write_them_small() -> None:
-    from qa.retrieval import LexicalIndex
+def _lexical_index(texts: list[str], titles: list[str]) -> LexicalIndex:
     from vectorstore import ChunkMeta
 
-    texts = ["The ZNT binds its parties. Talks restart in MAY; they may start soon.", "The Road Accord."]
     metas = [
         ChunkMeta(
             doc_id=f"d{i}",
@@ -308,14 +306,29 @@ def test_lower_case_acronyms_are_restored_only_when_the_texts_never_write_them_s
             content_hash="h",
             chunk_index=0,
         )
-        for i, (text, title) in enumerate(
-            zip(texts, ["Zebra Non-crossing Treaty", "Road Accord Protocol"], strict=True)
-        )
+        for i, (text, title) in enumerate(zip(texts, titles, strict=True))
     ]
-    index = LexicalIndex.build(list(zip(["a", "b"], texts, metas, strict=True)))
+    return LexicalIndex.build(list(zip([f"c{i}" for i in range(len(texts))], texts, metas, strict=True)))
+
+
+def test_lower_case_acronyms_are_restored_only_when_the_texts_never_write_them_small() -> None:
+    texts = ["The ZNT binds its parties. Talks restart in MAY; they may start soon.", "The Road Accord."]
+    index = _lexical_index(texts, ["Zebra Non-crossing Treaty", "Road Accord Protocol"])
     assert index.restore_case("who are the znt parties?") == "who are the ZNT parties?"
     assert index.restore_case("when may talks start?") == "when may talks start?"  # 'may' is also a word there
     assert index.restore_case("what does the rap say?") == "what does the RAP say?"  # abbreviates a title
+
+
+def test_an_acronym_spells_nearly_consecutive_initials_of_a_title() -> None:
+    titles = [
+        "Treaty on Conventional Armed Forces in Europe",
+        "President Lee Statement Ahead of the Fifth Review Conference",
+    ]
+    index = _lexical_index(["Tanks are limited.", "China builds warheads."], titles)
+    assert index.acronym_titles("CFE notice") == {"CFE": ["d0"]}  # one word ("Armed") skipped
+    # P…R…C are initials of the statement's title too, three words apart: no acronym of it.
+    assert index.acronym_titles("PRC warheads") == {}
+    assert index.restore_case("prc warheads") == "prc warheads"
 
 
 @pytest.mark.parametrize(
