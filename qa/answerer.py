@@ -33,6 +33,7 @@ from .grounding import (
     closest,
     complete_date,
     dated,
+    dated_sentence,
     ground,
     other_year,
     sharpen_year,
@@ -320,11 +321,17 @@ class Answerer:
         return replace(reading, cited=[0]) if reading.found else None
 
     def _copy(
-        self, gen: Generator, question: str, answer: str, passages: list[Passage], cited: list[int]
+        self,
+        gen: Generator,
+        question: str,
+        answer: str,
+        passages: list[Passage],
+        cited: list[int],
+        near: Grounding | None = None,
     ) -> tuple[str, Grounding | None]:
-        """Show the model the one sentence its answer most likely paraphrases and ask for the
-        answer in that sentence's own words; accept it only if it grounds there."""
-        near = closest(answer, question, passages, cited)
+        """Show the model the one sentence its answer most likely paraphrases (or `near`) and ask
+        for the answer in that sentence's own words; accept it only if it grounds there."""
+        near = near or closest(answer, question, passages, cited)
         if near is None:
             return answer, None
         prompt = prompts.load("copy").format(sentence=near.quote, question=question)
@@ -356,6 +363,10 @@ class Answerer:
                 # A document's own date answers only a question about the document itself.
                 if header is not None and self._about_title(part.question, clean[header[1].passage]):
                     answer, where = header
+                elif header is not None and gen is not None:  # the header's date, not the event's:
+                    near = dated_sentence(part.question, clean[header[1].passage], header[1].passage)
+                    if near is not None:  # ask for the date the passage's own words give
+                        answer, where = self._copy(gen, part.question, answer, clean, reading.cited, near)
                 if where is None and gen is not None:  # a paraphrase: let the model copy its words
                     answer, where = self._copy(gen, part.question, answer, clean, reading.cited)
             if (

@@ -247,10 +247,31 @@ def _month_of(expr: str) -> int:
 
 def best_sentence(question: str, passage: Passage, index: int) -> Grounding:
     """The passage sentence that shares most of the question's words (the quote of a yes/no)."""
-    q = set(tokens(normalise(question)))
     sents = sentences(passage.text, passage.start, headings=False) or [(passage.start, passage.end, passage.text)]
+    return _most_shared(question, sents, index)
+
+
+def dated_sentence(question: str, passage: Passage, index: int) -> Grounding | None:
+    """The passage sentence that names a date and shares most of the question's words: where a
+    date question is answered, when the model answered the passage's own date instead."""
+    own = passage.date
+    sents = [x for x in sentences(passage.text, passage.start, headings=False) if _names_event_date(x[2], own)]
+    return _most_shared(question, sents, index) if sents else None
+
+
+def _most_shared(question: str, sents: list[tuple[int, int, str]], index: int) -> Grounding:
+    q = set(tokens(normalise(question)))
     s, e, text = max(sents, key=lambda x: len(q & set(tokens(normalise(x[2])))))
     return Grounding(index, s, e, text)
+
+
+def _names_event_date(text: str, own: str) -> bool:
+    """A date in the sentence other than the passage's own."""
+    for *_, expr in find_dates(text):
+        date = parse_date(expr, own)[1]
+        if date is None or date.isoformat() != own:
+            return True
+    return False
 
 
 def other_year(years: Sequence[int], quote: str, date: str = "") -> bool:

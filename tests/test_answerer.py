@@ -182,6 +182,14 @@ def test_a_model_that_cannot_report_its_lean_keeps_its_yes_no(answerer: Answerer
     assert answerer.ask("Is the Treaty on Widgets limited in duration?", backend="local").answer.startswith("Yes — ")
 
 
+def test_an_articles_own_date_for_an_event_is_read_again_from_its_dated_sentence(answerer: Answerer) -> None:
+    gen = with_model(answerer, "2019-03-01 [1]", "April 6")  # the header's date, then the copy
+    a = answerer.ask("When will the accord enter into force?", backend="local")
+    copy = gen.chats[1][0]["content"]
+    assert "Sentence: Officials said the accord would enter into force from April 6." in copy
+    assert not a.fallback and a.answer.startswith("April 6, 2019 [1] — “Officials said")
+
+
 def test_a_paraphrased_answer_is_copied_from_the_sentence_it_paraphrases(answerer: Answerer) -> None:
     gen = with_model(answerer, "Ms Berg [1]", "Foreign Minister Anna Berg")
     a = answerer.ask("Who signed the Example Accord?", backend="local")
