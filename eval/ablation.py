@@ -36,7 +36,7 @@ def _no_fallback() -> AbstractContextManager[Any]:
     ground = Answerer._ground
 
     def without(self: Any, part: Any, reading: Any, gen: Any = None) -> Any:
-        read = ground(self, part, reading, gen)
+        read = yield from ground(self, part, reading, gen)
         if read.fallback:
             read.abstain, read.where = True, None
         return read

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections import abc
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -56,6 +57,7 @@ YES_NO_WORDS = ("Yes", "No")  # a bare one answers no fact; banned when the fact
 READING_AGAIN = "Not found among the passages at first; reading the best one on its own…"
 # Shown while a streamed Yes/No is weighed (it may turn): the words so far are not yet the answer.
 WEIGHING_YES_NO = "Checking whether the passages tip the answer to Yes or No…"
+COPYING = "Checking the answer against the passage's own words…"
 ASKING_FOR_THE_FACT = "The model answered yes or no to a question that asks for a fact; asking it for the fact…"
 INSTRUCTION_LIKE_SENTENCE = re.compile(
     r"[^.!?\n]*\b(?:ignore (?:all |any )?(?:previous|prior|above) instructions|disregard [^.!?\n]{0,20}instructions|you are now)\b[^.!?\n]*[.!?]?",
@@ -225,7 +227,7 @@ class Answerer:
                     if self._bare_yesno(part, reading):  # read alone, the passage is a claim to confirm
                         yield Status(text=ASKING_FOR_THE_FACT)
                         reading = self._reread(gen, part, for_the_fact=True) or reading
-                read.append(self._ground(part, reading, gen))
+                read.append((yield from self._ground(part, reading, gen)))
             fallback = any(r.fallback for r in read)
             if not notice and any(r.fallback or r.reason == "ungrounded" for r in read):
                 shown = "extractive answer shown" if fallback else "no answer shown"
@@ -326,22 +328,21 @@ class Answerer:
         question: str,
         answer: str,
         passages: list[Passage],
-        cited: list[int],
-        near: Grounding | None = None,
+        near: Grounding,
     ) -> tuple[str, Grounding | None]:
-        """Show the model the one sentence its answer most likely paraphrases (or `near`) and ask
-        for the answer in that sentence's own words; accept it only if it grounds there."""
-        near = near or closest(answer, question, passages, cited)
-        if near is None:
-            return answer, None
+        """Show the model one sentence (`near`) and ask for the answer in that sentence's own
+        words; accept it only if it grounds there."""
         prompt = prompts.load("copy").format(sentence=near.quote, question=question)
         copied = parse(complete(gen, [{"role": "user", "content": prompt}], self.config.max_tokens, ["\n"])).answer
         where = ground(copied, question, [passages[near.passage]]) if copied else None
         return (copied, replace(where, passage=near.passage)) if where else (answer, None)
 
-    def _ground(self, part: _Part, reading: Reading | None, gen: Generator | None = None) -> _Read:
+    def _ground(
+        self, part: _Part, reading: Reading | None, gen: Generator | None = None
+    ) -> abc.Generator[Status, None, _Read]:
         """Accept the model's answer where a passage holds its facts; otherwise fall back to
-        the extractive answer (if it is supported) or abstain."""
+        the extractive answer (if it is supported) or abstain. Yields a Status before the model
+        is asked again, since its streamed words may then not be the answer."""
         if reading is not None and not reading.found:
             return _Read(part, "", None, abstain=True, reason="model")  # score 0: the model found nothing
         if reading is not None:
@@ -366,9 +367,12 @@ class Answerer:
                 elif header is not None and gen is not None:  # the header's date, not the event's:
                     near = dated_sentence(part.question, clean[header[1].passage], header[1].passage)
                     if near is not None:  # ask for the date the passage's own words give
-                        answer, where = self._copy(gen, part.question, answer, clean, reading.cited, near)
-                if where is None and gen is not None:  # a paraphrase: let the model copy its words
-                    answer, where = self._copy(gen, part.question, answer, clean, reading.cited)
+                        yield Status(text=COPYING)
+                        answer, where = self._copy(gen, part.question, answer, clean, near)
+                # A paraphrase: let the model copy its words from the sentence it most likely read.
+                if where is None and gen is not None and (near := closest(answer, part.question, clean, reading.cited)):
+                    yield Status(text=COPYING)
+                    answer, where = self._copy(gen, part.question, answer, clean, near)
             if (
                 where is not None
                 and self.config.year_check

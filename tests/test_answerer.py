@@ -184,7 +184,13 @@ def test_a_model_that_cannot_report_its_lean_keeps_its_yes_no(answerer: Answerer
 
 def test_an_articles_own_date_for_an_event_is_read_again_from_its_dated_sentence(answerer: Answerer) -> None:
     gen = with_model(answerer, "2019-03-01 [1]", "April 6")  # the header's date, then the copy
-    a = answerer.ask("When will the accord enter into force?", backend="local")
+    items = list(answerer.stream("When will the accord enter into force?", backend="local"))
+    a = items[-1]
+    assert isinstance(a, Answer)
+    # The streamed date is not left on screen as the answer while the model is asked again.
+    asked_again = next(i for i, item in enumerate(items) if isinstance(item, Status))
+    assert "".join(str(i) for i in items[:asked_again]).strip() == "2019-03-01 [1]"
+    assert "own words" in items[asked_again].text  # type: ignore[union-attr]
     copy = gen.chats[1][0]["content"]
     assert "Sentence: Officials said the accord would enter into force from April 6." in copy
     assert not a.fallback and a.answer.startswith("April 6, 2019 [1] — “Officials said")
