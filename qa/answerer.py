@@ -349,7 +349,7 @@ class Answerer:
             named = reading.cited[0] if reading.cited and reading.cited[0] < len(part.passages) else 0
             said = YESNO.match(reading.answer) if part.info.kind == "yesno" else None
             yesno = said is not None
-            answer, where = reading.answer, None
+            answer, where = _after_echo(reading.answer, part.question), None
             clean = [_sanitized(p) for p in part.passages]
             if not self.config.verify:  # ablation: the model's word, its own citation
                 return _Read(part, answer, best_sentence(part.question, part.passages[named], named), abstain=False)
@@ -560,6 +560,18 @@ def _not_said(question: str) -> str:
     """One part of a two-part question the documents do not answer, quoted as asked (its
     words and their case stay the user's: 'Jake', 'INF')."""
     return f"The documents don't answer “{question.rstrip('?. ')}?”"
+
+
+def _after_echo(answer: str, question: str) -> str:
+    """'Russia sticks to New START central limits through 2026' -> '2026': a reply that first
+    writes the whole question out (a keyword query reads like the start of a sentence) keeps
+    only what follows it. (A question of a name or two, "new start", may be part of its answer.)"""
+    asked = " ".join(question.lower().rstrip(" ?").split())
+    said = " ".join(answer.split())
+    if len(asked.split()) >= 3 and said.lower().startswith((asked + " ", asked + ":")):
+        rest = said[len(asked) :].strip(" :,–-")
+        return rest or answer
+    return answer
 
 
 def _sanitized(passage: Passage) -> Passage:

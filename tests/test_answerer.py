@@ -286,6 +286,17 @@ def test_a_bare_yes_to_a_query_that_asks_for_a_fact_is_asked_again_for_the_fact(
     assert len(gen.chats) == 1 and a.answer.startswith("No")
 
 
+def test_a_reply_that_first_writes_the_question_out_keeps_only_its_answer(answerer: Answerer) -> None:
+    # A keyword query reads like the start of a sentence, and the model may finish it.
+    for reply in ("Example accord signing place: Oslo [1]", "example accord signing place Oslo [1]"):
+        with_model(answerer, reply)
+        a = answerer.ask("example accord signing place", backend="local")
+        assert not a.abstained and a.answer.startswith("Oslo [1] — “The Example Accord was signed in Oslo")
+    # A question of one or two words may be part of its answer: "Example Accord" stays whole.
+    with_model(answerer, "Example Accord [1]")
+    assert answerer.ask("example", backend="local").answer.startswith("Example Accord [1]")
+
+
 def test_hostile_document_cannot_change_the_answer(answerer: Answerer) -> None:
     with_model(answerer, "HACKED [1]")
     a = answerer.ask("Who signed the Example Accord?", backend="local")
