@@ -568,9 +568,9 @@ def _after_echo(answer: str, question: str) -> str:
     only what follows it. (A question of a name or two, "new start", may be part of its answer.)"""
     asked = " ".join(question.lower().rstrip(" ?").split())
     said = " ".join(answer.split())
-    if len(asked.split()) >= 3 and said.lower().startswith((asked + " ", asked + ":")):
-        rest = said[len(asked) :].strip(" :,–-")
-        return rest or answer
+    head, after = said[: len(asked)], said[len(asked) : len(asked) + 1]
+    if len(asked.split()) >= 3 and head.lower() == asked and after in (" ", ":"):  # sliced where it was compared
+        return said[len(asked) :].strip(" :,–-") or answer
     return answer
 
 
