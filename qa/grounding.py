@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .dates import MONTH_ABBR, MONTHS, SPELLED_NUMBER, YEAR, find_dates, is_dateline, parse_date, words_to_number
-from .text import sentences, tokens
+from .text import fold, sentences, tokens
 from .types import Passage
 
 _ABBR_MONTH = re.compile(r"\b(" + "|".join(sorted(MONTH_ABBR, key=len, reverse=True)) + r")\.?(?=\s|$|,)", re.I)
@@ -237,7 +237,9 @@ def as_written(answer: str, quote: str) -> str:
     if _ISO_DATE.fullmatch(answer.strip()):  # a header's "2017-03-03" as people write it
         answer = parse_date(answer.strip())[0]
     m = re.search(rf"(?<!\w){re.escape(answer)}(?!\w)", quote, re.I)
-    return m.group(0) if m else answer
+    if m is None and len(plain := fold(quote)) == len(quote):  # "Pogacar" is shown as written: "Pogačar"
+        m = re.search(rf"(?<!\w){re.escape(fold(answer))}(?!\w)", plain, re.I)
+    return quote[m.start() : m.end()] if m else answer
 
 
 def _month_of(expr: str) -> int:

@@ -30,7 +30,7 @@ from vectorstore import ChunkMeta, ChunkStore
 from .text import STOP, stem, tokens
 
 log = logging.getLogger(__name__)
-FORMAT = 4  # bump when the saved state changes shape or `tokens` splits text another way (4: "U.S.-Russia")
+FORMAT = 5  # bump when the saved state changes shape or `tokens` splits text another way (5: accents folded)
 DELTA_SHARE = 0.2  # a delta larger than this share of the base is merged by rebuilding the base
 K1, B = 1.5, 0.75  # bm25s's defaults, so delta rows score like base rows
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 
 from ingest.chunking import MD_HEADING
 
-WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’.-]*[A-Za-z0-9]|[A-Za-z0-9]")
+# Letters and digits of any script ("Pogačar", "straße"), joined by apostrophes, dots and hyphens.
+WORD = re.compile(r"[^\W_](?:[\w'’.-]*[^\W_])?")
 STOP = frozenset(
     """a an the of to in on at by for from with and or but not no nor is are was were be been being do does did
     has have had this that these those it its as into than then there their they them he she his her we our you your
@@ -152,11 +154,19 @@ def related(term: str) -> frozenset[str]:
 
 
 def tokens(text: str) -> list[str]:
-    """Lower-cased, stemmed content words (stop words dropped)."""
+    """Lower-cased, stemmed content words (stop words dropped), accents folded: people type
+    "pogacar" and "cafe" for the "Pogačar" and "café" a text writes (MiniLM folds them too)."""
     out: list[str] = []
-    for word in WORD.findall(text.lower().replace("’", "'")):
+    for word in WORD.findall(fold(text.lower().replace("’", "'"))):
         out.extend(_word_tokens(word))
     return out
+
+
+def fold(text: str) -> str:
+    """The text without its accents ("é" -> "e"); letters with none of their own stay ("ß")."""
+    if text.isascii():
+        return text
+    return "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
 
 
 @lru_cache(maxsize=100_000)

@@ -147,6 +147,8 @@ def test_grounding_finds_the_sentence_holding_the_answer_and_refuses_invented_fa
         ("2nd of February", "The exit takes effect on February 2."),
         ("the U.S. and Russia", "The US and Russia agreed."),
         ("2017-03-03", "The game will release on March 3, 2017, with the console."),  # a header's ISO date
+        ("Tadej Pogacar", "Tadej Pogačar won the race."),  # accents as people type them, both ways
+        ("José Ramírez", "Jose Ramirez signed the deal."),
     ],
 )
 def test_facts_compare_after_normalisation(answer: str, passage: str) -> None:
@@ -208,6 +210,23 @@ def test_tokens_treat_abbreviations_and_hyphens_like_their_spelled_forms() -> No
     # Dotted inside a hyphenated word or before a possessive, as titles write it ("U.S.-Russia … Statement").
     assert tokens("U.S.-Russia Joint Statement") == tokens("us-russia joint statement")
     assert tokens("the U.S.'s position") == tokens("the US position")
+
+
+def test_tokens_fold_accents_and_keep_letters_of_any_script() -> None:
+    from qa.text import tokens
+
+    assert tokens("when did the cafe open") == tokens("When did the café open?")
+    assert tokens("Pogačar") == ["pogacar"]
+    # A letter with no accent to fold is still a letter, not a word break ("straße" was "stra" + "e").
+    assert tokens("Straße") == ["straße"]
+    assert tokens("Świątek") == tokens("swiatek")
+
+
+def test_an_answer_typed_without_accents_is_shown_in_the_texts_letters() -> None:
+    from qa.grounding import as_written
+
+    assert as_written("tadej pogacar", "Tadej Pogačar won the race.") == "Tadej Pogačar"
+    assert as_written("Ramirez", "José Ramírez signed.") == "Ramírez"
 
 
 def test_a_quote_never_holds_a_markdown_heading_line() -> None:
