@@ -431,7 +431,7 @@ class ChatApp:
 
 def _pairs(history: list[dict[str, Any]], answers: list[dict[str, Any]]) -> list[tuple[str, str]]:
     """(question, answer) pairs of the conversation so far, for follow-up rewriting."""
-    return [(a["question"], a["answer"]) for a in answers if a]
+    return [Answer.model_validate(a).turn() for a in answers if a]
 
 
 def _where(answer: Answer) -> str:

@@ -25,6 +25,8 @@ class Question(BaseModel):
     sources: list[str] = Field(default_factory=list)
     evidence: str = ""
     type: str = ""
+    # Earlier turns of the same conversation, asked first in order: `question` is a follow-up to them.
+    history: list[str] = Field(default_factory=list)
 
     @field_validator("question")
     @classmethod
@@ -73,6 +75,7 @@ def load_questions(path: Path) -> tuple[list[Question], list[str]]:
                             sources=_csv_list(row.get("sources", "")),
                             evidence=row.get("evidence", ""),
                             type=row.get("type", ""),
+                            history=_csv_list(row.get("history", "")),
                         )
                     )
                 except (ValidationError, json.JSONDecodeError, TypeError) as exc:

@@ -8,7 +8,7 @@ import hashlib
 import json
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -118,7 +118,7 @@ def run_eval(run: EvalRun, settings: Any, store: ChunkStore, filters: Any = None
 
 def _make_asker(
     args: EvalRun, settings: Any, store: ChunkStore, out: Path, filters: Any
-) -> Callable[[str], dict[str, Any]]:
+) -> Callable[..., dict[str, Any]]:
     if args.baseline:
         from .naive import NaivePipeline, baseline_llm
 
@@ -130,17 +130,29 @@ def _make_asker(
         pipeline = NaivePipeline(store, out / "naive-index", llm)
         pipeline.build()
         pipeline.ask("warm up")
-        return pipeline.ask
+        return lambda question, history=(): pipeline.ask(question)  # the textbook chain keeps no conversation
     from qa import Answerer
 
     answerer = Answerer(store, settings.qa)
     answerer.ask("When was the US exit date from the INF treaty?")  # warm-up: model loads are not latency
-    return lambda question: _answer_row(answerer.ask(question, filters=filters))
+
+    def ask(question: str, history: Sequence[str] = ()) -> dict[str, Any]:
+        """The question as the chat asks it: after its conversation's earlier turns (their
+        time is not the question's latency)."""
+        turns: list[tuple[str, str]] = []
+        cited: list[str] = []
+        for earlier in history:
+            said = answerer.ask(earlier, turns, filters=filters, last_cited=cited)
+            turns.append(said.turn())
+            cited = [c.source for c in said.citations]
+        return _answer_row(answerer.ask(question, turns, filters=filters, last_cited=cited))
+
+    return ask
 
 
-def _predict(ask: Callable[[str], dict[str, Any]], q: Question) -> dict[str, Any]:
+def _predict(ask: Callable[..., dict[str, Any]], q: Question) -> dict[str, Any]:
     try:
-        data = ask(q.question)
+        data = ask(q.question, q.history) if q.history else ask(q.question)
         error = ""
     except Exception as exc:  # one failing question must not stop the run
         log.exception("question %s failed", q.id)

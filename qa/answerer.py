@@ -90,7 +90,8 @@ class _Part:
 
     @property
     def abstain(self) -> bool:
-        return self.best is None or self.best.support < self.threshold
+        # "why?" that nothing resolved names nothing to look for: any passage would be a guess.
+        return self.best is None or self.best.support < self.threshold or not tokens(self.question)
 
 
 @dataclass

@@ -88,3 +88,9 @@ class Answer(BaseModel):
         0.0, description="Lowest support score of the answer's parts (abstention compares it with the threshold)."
     )
     timings_ms: dict[str, float] = Field(default_factory=dict)
+
+    def turn(self) -> tuple[str, str]:
+        """This answer as a turn of the conversation that later follow-ups are rewritten against:
+        the question as it was searched ("who announced it?" is "Who announced the US exit from
+        the INF treaty?"), so that the next follow-up finds the subject spelt out."""
+        return self.rewritten_question or self.question, self.answer

@@ -379,6 +379,20 @@ def test_follow_up_uses_history(answerer: Answerer) -> None:
     assert a.rewritten_question == "When will the Example Accord enter into force?" and "April 6, 2019" in a.answer
 
 
+def test_a_second_follow_up_finds_the_subject_the_first_one_was_rewritten_to(answerer: Answerer) -> None:
+    first = answerer.ask("Who signed the Example Accord?")
+    second = answerer.ask("and where was it signed?", history=[first.turn()])
+    assert second.rewritten_question == "Where was the Example Accord signed?" and "Oslo" in second.answer
+    # The third turn sees the second as it was searched, not as typed ("and where was it signed?").
+    assert second.turn()[0] == second.rewritten_question
+    third = answerer.ask("and when will it enter into force?", history=[first.turn(), second.turn()][1:])
+    assert "Example Accord" in third.rewritten_question and "April 6, 2019" in third.answer
+
+
+def test_a_question_with_no_word_to_search_is_refused(answerer: Answerer) -> None:
+    assert answerer.ask("why?").abstained  # nothing in the conversation says what it asks about
+
+
 def test_a_follow_up_is_looked_for_in_the_documents_the_last_answer_cited(answerer: Answerer) -> None:
     history = [("Who signed the Example Accord?", "Anna Berg [1].")]
     follow_up = "and when will it enter into force?"

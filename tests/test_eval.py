@@ -149,6 +149,25 @@ def test_eval_runs_the_dev_set_and_resumes(corpus_store, tmp_path: Path, monkeyp
     assert "(typed as keywords)" in (out / "report.md").read_text()
 
 
+def test_a_follow_up_is_asked_after_its_conversation(
+    corpus_store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    from cli import main
+
+    settings, _, _ = corpus_store
+    monkeypatch.setenv("RAGQA_DATA_DIR", str(settings.store.data_dir))
+    rows = [
+        {"id": "c", "history": ["Where was the CFE Treaty signed?"], "question": "when was it signed?", "answer": "x"},
+        {"id": "n", "history": ["Where was the NPT signed?"], "question": "when was it signed?", "answer": "x"},
+    ]
+    (tmp_path / "f.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "run"
+    assert main(["eval", str(tmp_path / "f.jsonl"), "--out", str(out), "--llm", "extractive"]) == 0
+    got = {r["id"]: r for r in map(json.loads, (out / "predictions.jsonl").read_text().splitlines())}
+    assert got["c"]["question"] == got["n"]["question"] == "when was it signed?"  # scored as typed
+    assert "CFE" in got["c"]["rewritten_question"] and "NPT" in got["n"]["rewritten_question"]
+
+
 def test_a_set_retyped_as_users_type_keeps_its_gold_and_drops_yes_no_only_from_keywords() -> None:
     from eval.dataset import Question, typed_as
 
