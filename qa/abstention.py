@@ -13,11 +13,10 @@ from .types import Passage
 
 
 def support(question: str, passage: Passage, index: LexicalIndex) -> float:
-    """0..1: the mean of passage coverage and document coverage of the question's words (0 when
-    the question has none)."""
+    """0..1: the mean of passage coverage and document coverage of the question's words."""
     terms = list(dict.fromkeys(tokens(question)))
-    if not terms:  # "why?" with nothing to resolve it: no passage can be shown to answer it
-        return 0.0
+    if not terms:
+        return 1.0
     weights = [index.idf(t) for t in terms]
     total = sum(weights) or 1.0
     doc_id = passage.id.rsplit("-", 2)[0]

@@ -90,8 +90,7 @@ class _Part:
 
     @property
     def abstain(self) -> bool:
-        # "why?" that nothing resolved names nothing to look for: any passage would be a guess.
-        return self.best is None or self.best.support < self.threshold or not tokens(self.question)
+        return self.best is None or self.best.support < self.threshold
 
 
 @dataclass
@@ -189,6 +188,9 @@ class Answerer:
             except RagqaError as exc:  # e.g. the local model is not installed
                 notice = f"{backend} backend unavailable ({exc}); extractive answer shown"
         standalone = self.retriever.index.restore_case(self._rewrite(question, history, gen))
+        if not tokens(standalone):  # "why?" that nothing resolved: any passage would be a guess
+            yield _unsearchable(question, standalone, backend)
+            return
         texts = split_parts(standalone)
         asked = [(texts[0], "")] + [self._elliptic(t, texts[0], gen) for t in texts[1:]]
         narrowed = self._narrowed(question, history, last_cited, filters)
@@ -545,6 +547,18 @@ class Answerer:
             )
             for i, (p, c) in enumerate(cited)
         ]
+
+
+def _unsearchable(question: str, standalone: str, backend: str) -> Answer:
+    """A refusal that says why: the question has no word to look for in the documents."""
+    return Answer(
+        question=question,
+        rewritten_question=standalone,
+        answer=ABSTAIN,
+        abstained=True,
+        backend=backend,
+        notice=f"“{standalone}” names nothing to look for; ask the whole question (what it is about)",
+    )
 
 
 def _unique(passages: list[Passage]) -> list[Passage]:
