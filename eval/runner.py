@@ -20,6 +20,7 @@ from .metrics import judge_row, summarize
 from .report import passed, write_json, write_markdown, write_plots
 
 log = logging.getLogger(__name__)
+Asker = Callable[[str, Sequence[str]], dict[str, Any]]  # (question, earlier turns) -> prediction row
 
 
 def _answer_row(answer: Any) -> dict[str, Any]:
@@ -116,9 +117,7 @@ def run_eval(run: EvalRun, settings: Any, store: ChunkStore, filters: Any = None
     return 0
 
 
-def _make_asker(
-    args: EvalRun, settings: Any, store: ChunkStore, out: Path, filters: Any
-) -> Callable[..., dict[str, Any]]:
+def _make_asker(args: EvalRun, settings: Any, store: ChunkStore, out: Path, filters: Any) -> Asker:
     if args.baseline:
         from .naive import NaivePipeline, baseline_llm
 
@@ -130,13 +129,13 @@ def _make_asker(
         pipeline = NaivePipeline(store, out / "naive-index", llm)
         pipeline.build()
         pipeline.ask("warm up")
-        return lambda question, history=(): pipeline.ask(question)  # the textbook chain keeps no conversation
+        return lambda question, history: pipeline.ask(question)  # the textbook chain keeps no conversation
     from qa import Answerer
 
     answerer = Answerer(store, settings.qa)
     answerer.ask("When was the US exit date from the INF treaty?")  # warm-up: model loads are not latency
 
-    def ask(question: str, history: Sequence[str] = ()) -> dict[str, Any]:
+    def ask(question: str, history: Sequence[str]) -> dict[str, Any]:
         """The question as the chat asks it: after its conversation's earlier turns (their
         time is not the question's latency)."""
         turns: list[tuple[str, str]] = []
@@ -150,9 +149,9 @@ def _make_asker(
     return ask
 
 
-def _predict(ask: Callable[..., dict[str, Any]], q: Question) -> dict[str, Any]:
+def _predict(ask: Asker, q: Question) -> dict[str, Any]:
     try:
-        data = ask(q.question, q.history) if q.history else ask(q.question)
+        data = ask(q.question, q.history)
         error = ""
     except Exception as exc:  # one failing question must not stop the run
         log.exception("question %s failed", q.id)
