@@ -27,9 +27,10 @@ import numpy as np
 from ingest.lock import ingest_lock
 from vectorstore import ChunkMeta, ChunkStore
 
-from .text import STOP, stem, tokens
+from .text import STOP, fold, stem, tokens
 
 log = logging.getLogger(__name__)
+WORD_ROWS = 200  # chunks read to tell a word from an acronym: enough to meet it written small
 FORMAT = 5  # bump when the saved state changes shape or `tokens` splits text another way (5: accents folded)
 DELTA_SHARE = 0.2  # a delta larger than this share of the base is merged by rebuilding the base
 K1, B = 1.5, 0.75  # bm25s's defaults, so delta rows score like base rows
@@ -396,11 +397,21 @@ class LexicalIndex:
         def fix(m: re.Match[str]) -> str:
             word = m.group(0)
             upper = word.upper()
-            if word.islower() and word not in STOP and (upper in self.acronyms or self.acronym_titles(upper)):
+            if not word.islower() or word in STOP:
+                return word
+            if upper in self.acronyms or (self.acronym_titles(upper) and not self._written_small(word)):
                 return upper
             return word
 
         return re.sub(r"\b[A-Za-z]{3,6}\b", fix, question)
+
+    def _written_small(self, word: str) -> bool:
+        """Do the documents write the word small ('café' or 'Café' for 'cafe')? Then it is that
+        word, not the initials of a title ('CAFE': Conventional Armed Forces in Europe); an
+        acronym is written in capitals, or mixed ('CfE')."""
+        small = re.compile(rf"\b(?:{re.escape(word)}|{re.escape(word.capitalize())})\b")
+        rows = np.flatnonzero(self.scores(word))[:WORD_ROWS]
+        return any(small.search(fold(self.chunk(int(row))[1])) for row in rows)
 
     def acronym_titles(self, text: str) -> dict[str, list[str]]:
         """Acronyms in `text` that abbreviate a document title ('CFE' -> 'Treaty on

@@ -350,6 +350,14 @@ def test_an_acronym_spells_nearly_consecutive_initials_of_a_title() -> None:
     assert index.restore_case("prc warheads") == "prc warheads"
 
 
+def test_a_word_the_documents_write_small_is_not_taken_for_the_initials_of_a_title() -> None:
+    titles = ["Treaty on Conventional Armed Forces in Europe", "Harbour notes"]
+    texts = ["Tanks are limited.", "The café on the quay opened in 1999, when the CfE talks began."]
+    index = _lexical_index(texts, titles)
+    assert index.restore_case("when did the cafe open") == "when did the cafe open"  # C-A-F-E: not CFE's
+    assert index.restore_case("cfe tank limits") == "CFE tank limits"  # only ever written with capitals
+
+
 @pytest.mark.parametrize(
     ("question", "sentence", "expected"),
     [
