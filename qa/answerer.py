@@ -187,7 +187,9 @@ class Answerer:
                 gen = self.generator(backend)
             except RagqaError as exc:  # e.g. the local model is not installed
                 notice = f"{backend} backend unavailable ({exc}); extractive answer shown"
-        standalone = self.retriever.index.restore_case(self._rewrite(question, history, gen))
+        # Case restored before the rewrite too: "what about the cfe treaty?" names its own subject.
+        restore = self.retriever.index.restore_case
+        standalone = restore(self._rewrite(restore(question), history, gen))
         if not tokens(standalone):  # "why?" that nothing resolved: any passage would be a guess
             yield _unsearchable(question, standalone, backend)
             return

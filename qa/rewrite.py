@@ -84,12 +84,20 @@ def rule_rewrite(question: str, history: Sequence[tuple[str, str]], force: bool 
 def keeps_subject(rewritten: str, question: str, history: Sequence[tuple[str, str]]) -> bool:
     """A rewrite may only add what the conversation said: it keeps every word of the
     follow-up, names something of the last turn, and brings in no word from nowhere
-    ("who announced it?" must not become "Who announced the US?" about another treaty)."""
+    ("who announced it?" must not become "Who announced the US?" about another treaty).
+    A follow-up that names no subject of its own keeps the last turn's: "who announced it?"
+    after "INF exit date?" must not become "Who announced the exit date?" (any treaty's)."""
     asked, new = set(tokens(question)), set(tokens(rewritten))
     last_user, last_answer = history[-1]
     said = set(tokens(" ".join(f"{u} {a}" for u, a in history)))
     added = new - asked
-    return asked <= new and bool(added & set(tokens(f"{last_user} {last_answer}"))) and added <= said
+    subject = "" if main_entity(question) else main_entity(last_user)
+    return (
+        asked <= new
+        and bool(added & set(tokens(f"{last_user} {last_answer}")))
+        and added <= said
+        and set(tokens(subject)) <= new
+    )
 
 
 def rewrite(

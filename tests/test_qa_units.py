@@ -199,6 +199,9 @@ def test_rewrite_check_keeps_the_conversations_subject() -> None:
     assert keeps_subject("Who announced the US exit from the INF treaty?", "who announced it?", history)
     assert not keeps_subject("Who announced the Open Skies Treaty?", "who announced it?", history)  # new subject
     assert not keeps_subject("Who announced the US exit?", "who announced it on Monday?", history)  # drops a word
+    terse = [("INF exit date?", "February 2, 2019 [1]")]
+    assert not keeps_subject("Who announced the exit date?", "who announced it?", terse)  # drops the subject
+    assert keeps_subject("Who announced the INF exit date?", "who announced it?", terse)
 
 
 def test_tokens_treat_abbreviations_and_hyphens_like_their_spelled_forms() -> None:
