@@ -392,7 +392,7 @@ class Answerer:
                     if sharper is not None:
                         answer, where = sharper
                         cited = part.passages[where.passage]
-                score = support(part.question, cited, self.retriever.index)
+                score = support(part.question, cited, self.retriever.index, fact=not yesno)
                 return _Read(part, answer, where, score < self.config.abstain_threshold, score, yesno=yesno)
         # A fallback without a typed span would be a bare quote: never a right answer when measured.
         if part.abstain or part.best is None or not part.best.span:

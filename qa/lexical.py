@@ -31,7 +31,7 @@ from .text import STOP, fold, stem, tokens
 
 log = logging.getLogger(__name__)
 WORD_ROWS = 200  # chunks read to tell a word from an acronym: enough to meet it written small
-FORMAT = 5  # bump when the saved state changes shape or `tokens` splits text another way (5: accents folded)
+FORMAT = 6  # bump when the saved state changes shape or `tokens` splits text another way (6: acronyms)
 DELTA_SHARE = 0.2  # a delta larger than this share of the base is merged by rebuilding the base
 K1, B = 1.5, 0.75  # bm25s's defaults, so delta rows score like base rows
 
@@ -455,13 +455,14 @@ class LexicalIndex:
 
 
 def _acronyms(texts: Iterable[str]) -> set[str]:
-    """Words of 3-6 capitals that the texts never also write in lower case ('NPT', not 'START'
-    when 'start' occurs as a word too). One pass of two simple patterns: linear in the corpus."""
+    """Words of 3-6 capitals that the texts never also write in lower case or capitalised ('NPT',
+    not 'START' when 'start' occurs as a word too, nor 'EUROPE' from a list of airfields in
+    capitals when 'Europe' occurs). One pass of two simple patterns: linear in the corpus."""
     upper: set[str] = set()
     lower: set[str] = set()
     for text in texts:
         upper.update(re.findall(r"\b[A-Z]{3,6}\b", text))
-        lower.update(re.findall(r"\b[a-z]{3,6}\b", text))
+        lower.update(w.lower() for w in re.findall(r"\b[A-Za-z][a-z]{2,5}\b", text))
     return {w for w in upper if w.lower() not in lower}
 
 

@@ -334,8 +334,9 @@ def _lexical_index(texts: list[str], titles: list[str]) -> LexicalIndex:
 
 
 def test_lower_case_acronyms_are_restored_only_when_the_texts_never_write_them_small() -> None:
-    texts = ["The ZNT binds its parties. Talks restart in MAY; they may start soon.", "The Road Accord."]
+    texts = ["The ZNT binds its parties. Talks restart in MAY; they may start soon.", "The Road Accord. OSLO: Oslo."]
     index = _lexical_index(texts, ["Zebra Non-crossing Treaty", "Road Accord Protocol"])
+    assert index.restore_case("flights to oslo") == "flights to oslo"  # a name, once in a list in capitals
     assert index.restore_case("who are the znt parties?") == "who are the ZNT parties?"
     assert index.restore_case("when may talks start?") == "when may talks start?"  # 'may' is also a word there
     assert index.restore_case("what does the rap say?") == "what does the RAP say?"  # abbreviates a title
@@ -351,6 +352,23 @@ def test_an_acronym_spells_nearly_consecutive_initials_of_a_title() -> None:
     # P…R…C are initials of the statement's title too, three words apart: no acronym of it.
     assert index.acronym_titles("PRC warheads") == {}
     assert index.restore_case("prc warheads") == "prc warheads"
+
+
+def test_an_answer_read_where_the_questions_acronym_is_not_named_has_no_support() -> None:
+    from qa.abstention import support
+
+    texts = [
+        "By 2035 the PRC may have 1,500 warheads, and the DPRK tests missiles.",
+        "The On-Site Inspection Agency inspected sites in Russia. OSIA was set up in 1988.",
+    ]
+    index = _lexical_index(texts, ["Speech", "Findings"])
+    prc = P("By 2035 the PRC may have 1,500 warheads.", title="Speech")
+    assert support("PRC warheads by 2035", prc, index, fact=True) == 1.0
+    # Most of the question's words are there, its most specific one is not: the PRC's count is no answer.
+    assert support("DPRK warheads by 2035", prc, index, fact=True) == 0.0
+    assert support("DPRK warheads by 2035", prc, index) > 0.5  # a yes/no verdict's closest sentence
+    spelled = P("The On-Site Inspection Agency inspected sites in Russia.", title="Findings")
+    assert support("OSIA inspection sites", spelled, index, fact=True) > 0.5  # spelled out
 
 
 def test_a_word_the_documents_write_small_is_not_taken_for_the_initials_of_a_title() -> None:
