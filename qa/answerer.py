@@ -189,13 +189,14 @@ class Answerer:
                 notice = f"{backend} backend unavailable ({exc}); extractive answer shown"
         # Case restored before the rewrite too: "what about the cfe treaty?" names its own subject.
         restore = self.retriever.index.restore_case
-        standalone = restore(self._rewrite(restore(question), history, gen))
+        typed = restore(question)
+        standalone = restore(self._rewrite(typed, history, gen))
         if not tokens(standalone):  # "why?" that nothing resolved: any passage would be a guess
             yield _unsearchable(question, standalone, backend)
             return
         texts = split_parts(standalone)
         asked = [(texts[0], "")] + [self._elliptic(t, texts[0], gen) for t in texts[1:]]
-        narrowed = self._narrowed(question, history, last_cited, filters)
+        narrowed = self._narrowed(typed, history, last_cited, filters)
         parts = [self._part(q, filters, k, context=context, narrowed=narrowed) for q, context in asked]
         parts = self._carry_over(parts, filters, k)
         timings = {"retrieve": (time.perf_counter() - t0) * 1000}

@@ -38,7 +38,11 @@ def _refers_back(question: str) -> bool:
 
 
 def needs_rewrite(question: str) -> bool:
-    return bool(FOLLOW_UP_START.match(question) or _refers_back(question) or len(question.split()) <= 3)
+    """A follow-up: it starts like one ("and …"), points back ("it"), or is too short to say
+    what it is about ("when?"). A short question that names its own subject ("DPRK warhead
+    count") is a new question, not about the last turn."""
+    short = len(question.split()) <= 3 and not main_entity(question)
+    return bool(FOLLOW_UP_START.match(question) or _refers_back(question) or short)
 
 
 def main_entity(text: str) -> str:

@@ -121,6 +121,9 @@ def test_follow_up_is_rewritten_with_the_previous_entity() -> None:
     # A pronoun whose noun is in the question itself is not a follow-up.
     own = "Are the five member states' ships armed according to their 2022 statement?"
     assert rule_rewrite(own, history) == own
+    # A short question that names its own subject is a new question ("(NPT)" was appended to it).
+    assert rule_rewrite("DPRK warhead count", history) == "DPRK warhead count"
+    assert rule_rewrite("when?", history) == "When (NPT)?"
 
 
 def test_grounding_finds_the_sentence_holding_the_answer_and_refuses_invented_facts() -> None:
