@@ -190,7 +190,8 @@ class Answerer:
         # Case restored before the rewrite too: "what about the cfe treaty?" names its own subject.
         restore = self.retriever.index.restore_case
         typed = restore(question)
-        standalone = restore(self._rewrite(typed, history, gen))
+        rewritten = self._rewrite(typed, history, gen)
+        standalone = typed if rewritten == typed else restore(rewritten)  # restored once, not twice
         if not tokens(standalone):  # "why?" that nothing resolved: any passage would be a guess
             yield _unsearchable(question, standalone, backend)
             return
