@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from ingest.lock import ingest_lock
-from vectorstore import ChunkMeta, ChunkStore
+from vectorstore import ChunkMeta, ChunkStore, vocabulary
 
 from .text import STOP, fold, stem, tokens
 
@@ -392,14 +392,18 @@ class LexicalIndex:
 
     def restore_case(self, question: str) -> str:
         """'npt depositary govts?' -> 'NPT depositary govts?': a word the documents only ever
-        write in capitals (or that abbreviates a title, 'cfe') is a name, whatever the user typed."""
+        write in capitals (or that abbreviates a title, 'cfe') is a name, whatever the user typed.
+        A word of the language ('cafe', one piece in MiniLM's vocabulary) or of the documents
+        ('café') is that word, even where its letters spell a title's initials (C-A-F-E)."""
 
         def fix(m: re.Match[str]) -> str:
             word = m.group(0)
             upper = word.upper()
             if not word.islower() or word in STOP:
                 return word
-            if upper in self.acronyms or (self.acronym_titles(upper) and not self._written_small(word)):
+            if upper in self.acronyms:
+                return upper
+            if word not in vocabulary() and self.acronym_titles(upper) and not self._written_small(word):
                 return upper
             return word
 

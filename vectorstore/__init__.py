@@ -1,7 +1,7 @@
 """The vector store: Chroma collections, embeddings and the chunk metadata schema."""
 
 from .config import StoreConfig
-from .embeddings import Embedder, FakeEmbedder, MiniLMEmbedder, OpenAIEmbedder, make_embedder
+from .embeddings import Embedder, FakeEmbedder, MiniLMEmbedder, OpenAIEmbedder, make_embedder, vocabulary
 from .errors import EmbeddingError, RagqaError, StoreError
 from .schema import DOC_TYPES, ChunkMeta, DocRecord, date_num
 from .store import ChunkStore, DocWrite, Hit, chunk_id
@@ -24,4 +24,5 @@ __all__ = [
     "chunk_id",
     "date_num",
     "make_embedder",
+    "vocabulary",
 ]

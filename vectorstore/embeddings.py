@@ -7,6 +7,7 @@ import logging
 import os
 import threading
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -17,6 +18,18 @@ from .errors import EmbeddingError
 from .onnx_export import Precision, ensure_onnx, max_seq_length, model_dir
 
 log = logging.getLogger(__name__)
+
+
+@lru_cache(maxsize=1)
+def vocabulary() -> frozenset[str]:
+    """The whole words of MiniLM's WordPiece vocabulary, lower case: the ~22,000 words common
+    enough in its training text to be one piece ("cafe", "rap"; not "cfe" or "npt"). Empty when
+    the model is not installed."""
+    try:
+        lines = (model_dir() / "vocab.txt").read_text(encoding="utf-8").split()
+    except (EmbeddingError, OSError):
+        return frozenset()
+    return frozenset(w for w in lines if w.isalpha() and w.islower())
 
 
 class Embedder(Protocol):
