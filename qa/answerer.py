@@ -190,14 +190,18 @@ class Answerer:
         # Case restored before the rewrite too: "what about the cfe treaty?" names its own subject.
         restore = self.retriever.index.restore_case
         typed = restore(question)
-        rewritten = self._rewrite(typed, history, gen)
-        standalone = typed if rewritten == typed else restore(rewritten)  # restored once, not twice
+        # Names typed small ('new start') too, for what a follow-up leans on only: the search and
+        # the reader see the question as typed.
+        names = self.retriever.index.restore_names
+        named, history = names(typed), [(names(user), answer) for user, answer in history]
+        rewritten = self._rewrite(named, history, gen)
+        standalone = typed if rewritten == named else restore(rewritten)  # restored once, not twice
         if not tokens(standalone):  # "why?" that nothing resolved: any passage would be a guess
             yield _unsearchable(question, standalone, backend)
             return
         texts = split_parts(standalone)
         asked = [(texts[0], "")] + [self._elliptic(t, texts[0], gen) for t in texts[1:]]
-        narrowed = self._narrowed(typed, history, last_cited, filters)
+        narrowed = self._narrowed(named, history, last_cited, filters)
         parts = [self._part(q, filters, k, context=context, narrowed=narrowed) for q, context in asked]
         parts = self._carry_over(parts, filters, k)
         timings = {"retrieve": (time.perf_counter() - t0) * 1000}
@@ -274,9 +278,10 @@ class Answerer:
         same way, and search with the first part's words too (a rewrite keeps only its subject:
         "which missile" after "geneva inf talks russian negotiator?" is about those talks).
         A part that names its own subject ("… from the Treaty on Widgets") stays: (part, "")."""
-        if main_entity(part) or set(tokens(part)) & set(tokens(first)):
+        names = self.retriever.index.restore_names
+        if main_entity(names(part)) or set(tokens(part)) & set(tokens(first)):
             return part, ""
-        return self._rewrite(part, [(first, "")], gen, force=True), first
+        return self._rewrite(part, [(names(first), "")], gen, force=True), first
 
     def _yes_no_scorer(self, gen: Generator, part: _Part, reading: Reading) -> YesNoScorer | None:
         """The backend, when its reply is Yes or No to a yes/no question and it reports its lean."""

@@ -219,6 +219,8 @@ class LexicalIndex:
         self._vocabs: dict[str, set[str]] = {}
         self._acronym_hits: dict[str, list[str]] = {}
         self._initials: dict[str, tuple[str, bool]] | None = None
+        self._title_names: dict[str, str] | None = None  # 'new start' -> 'New Start', from the titles
+        self._named_in_text: dict[str, bool] = {}
 
     def __len__(self) -> int:
         """Rows of live documents."""
@@ -408,6 +410,48 @@ class LexicalIndex:
             return word
 
         return re.sub(r"\b[A-Za-z]{3,6}\b", fix, question)
+
+    def restore_names(self, text: str) -> str:
+        """'new start expiry' -> 'New Start expiry': two or three words typed small that a document
+        title writes as a name, capitalised, and its text too (a headline's Title Case is no name),
+        take that case. Follow-ups need it: a short question with no name of its own leans on the
+        last turn, and a user who types names small named nothing."""
+        names = self._names_in_titles()
+        words = list(re.finditer(r"[\w'-]+", text))
+        out, last, i = [], 0, 0
+        while i < len(words):
+            for n in (3, 2):  # the longest name first
+                run = words[i : i + n]
+                typed = text[run[0].start() : run[-1].end()]
+                name = names.get(typed) if len(run) == n else None
+                if name is not None and self._in_text(name):
+                    out += [text[last : run[0].start()], name]
+                    last, i = run[-1].end(), i + n
+                    break
+            else:
+                i += 1
+        return "".join(out) + text[last:]
+
+    def _names_in_titles(self) -> dict[str, str]:
+        """Runs of two or three capitalised title words, by their lower-case form (once per index version)."""
+        if self._title_names is None:
+            self._title_names = {}
+            for title in self.titles.values():
+                for run in re.findall(r"[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)+", title):
+                    words = run.split()
+                    for n in (2, 3):
+                        for i in range(len(words) - n + 1):
+                            name = " ".join(words[i : i + n])
+                            self._title_names.setdefault(name.lower(), name)
+        return self._title_names
+
+    def _in_text(self, name: str) -> bool:
+        """Does some passage write the name as the title does (the best BM25 matches, cached)?"""
+        if name not in self._named_in_text:
+            rows = np.flatnonzero(self.scores(name))[:WORD_ROWS]
+            pattern = re.compile(rf"\b{re.escape(name)}\b")
+            self._named_in_text[name] = any(pattern.search(self.chunk(int(row))[1]) for row in rows)
+        return self._named_in_text[name]
 
     def _written_small(self, word: str) -> bool:
         """Do the documents write the word small ('café' or 'Café' for 'cafe')? Then it is that

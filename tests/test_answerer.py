@@ -379,6 +379,18 @@ def test_follow_up_uses_history(answerer: Answerer) -> None:
     assert a.rewritten_question == "When will the Example Accord enter into force?" and "April 6, 2019" in a.answer
 
 
+def test_names_typed_in_lower_case_say_what_a_follow_up_is_about(answerer: Answerer) -> None:
+    """A title's name typed small ('example accord') is a name: a short question that types one
+    is a new question, and a follow-up after it leans on it. Both went unnamed before: the first
+    was searched as '… (Treaty on Widgets)?', the second kept its 'it'."""
+    widgets = [("How many units may each Party keep under the Treaty on Widgets?", "4,000 units [1]")]
+    assert (
+        answerer.ask("example accord signatories", history=widgets).rewritten_question == "example accord signatories"
+    )
+    a = answerer.ask("when will it enter into force?", history=[("where was the example accord signed?", "Oslo [1]")])
+    assert a.rewritten_question == "When will the Example Accord enter into force?" and "April 6, 2019" in a.answer
+
+
 def test_a_second_follow_up_finds_the_subject_the_first_one_was_rewritten_to(answerer: Answerer) -> None:
     first = answerer.ask("Who signed the Example Accord?")
     second = answerer.ask("and where was it signed?", history=[first.turn()])

@@ -62,6 +62,18 @@ def test_a_follow_up_stays_in_the_document_the_last_answer_cited(corpus_answerer
     assert all(c.source == "2019-01-16-lavrov-inf.txt" for c in follow.citations) and "Trump" not in follow.answer
 
 
+def test_a_name_typed_small_starts_a_new_subject_and_is_what_the_next_follow_up_is_about(corpus_answerer) -> None:  # type: ignore[no-untyped-def]
+    first = corpus_answerer.ask("inf exit date?")
+    second = corpus_answerer.ask("new start expiry", [first.turn()], last_cited=[c.source for c in first.citations])
+    # Three words and no capitalised name made it a follow-up: rewritten with the INF and searched in the INF
+    # article first. The next "it" then meant the INF (or, in the chat, the NPT: "25 years").
+    assert second.rewritten_question == "new start expiry" and not second.searched_in
+    third = corpus_answerer.ask(
+        "how long was it extended", [first.turn(), second.turn()], last_cited=[c.source for c in second.citations]
+    )
+    assert "New Start" in third.rewritten_question and "INF" not in third.rewritten_question
+
+
 def test_a_keyword_query_gets_the_fact_not_a_yes(corpus_answerer) -> None:  # type: ignore[no-untyped-def]
     # The model reads these keywords as a claim to confirm and replies "Yes [1]"; asked again, the figure.
     a = corpus_answerer.ask("obama nuclear budget hike 2016")

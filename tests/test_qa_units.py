@@ -397,6 +397,17 @@ def test_a_word_of_the_language_is_not_taken_for_the_initials_of_a_title() -> No
     assert index.restore_case("cfe tank limits") == "CFE tank limits"  # the title's initials
 
 
+def test_names_a_title_writes_are_restored_where_the_text_writes_them_too() -> None:
+    index = _lexical_index(
+        ["Putin wants to renew New Start soon.", "Tesla shares soared after the earnings call."],
+        ["Putin wants to renew the New Start treaty", "Tesla Shares Soar After Earnings"],
+    )
+    assert index.restore_names("new start expiry") == "New Start expiry"
+    assert index.restore_names("when does the new start end?") == "when does the New Start end?"
+    assert index.restore_names("tesla shares after earnings") == "tesla shares after earnings"  # a headline's case
+    assert index.restore_names("New START expiry") == "New START expiry"  # typed with capitals: as typed
+
+
 @pytest.mark.parametrize(
     ("question", "sentence", "expected"),
     [
