@@ -443,8 +443,8 @@ class Answerer:
         those documents first. Other treaties state the same relation ("Trump announced" the
         Open Skies exit) and outrank the conversation's own document otherwise."""
         filters = filters or Filters()
-        if not (history and cited and needs_rewrite(question)) or filters.sources:
-            return None
+        if not (history and cited and needs_rewrite(question)) or filters.sources or main_entity(question):
+            return None  # "what about the CFE treaty?" names its own subject: not the last answer's document
         return filters.model_copy(update={"sources": list(dict.fromkeys(cited))})
 
     def _part(

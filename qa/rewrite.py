@@ -16,6 +16,8 @@ PRONOUN = re.compile(
     re.I,
 )
 FOLLOW_UP_START = re.compile(r"^\s*(and|but|also|what about|how about|so)\b[\s,]*", re.I)
+# "what about the CFE treaty?": the last question asked again, of a new subject.
+SAME_QUESTION = re.compile(r"^\s*(?:and\s+)?(?:what|how)\s+about\s+(?P<subject>.+?)[\s?]*$", re.I)
 ENTITY = re.compile(
     r"\b(?:the\s+)?(?:[A-Z][\w.-]*\s+)*(?:Treaty|Agreement|Convention|Protocol|Statement|Code)(?:\s+(?:on|of|for)\s+(?:the\s+)?[A-Z][\w-]*(?:\s+[A-Z][\w-]*)*)?"
     r"|\b[A-Z]{2,}[\w-]*(?:\s+(?:Treaty|treaty))?"
@@ -62,6 +64,10 @@ def rule_rewrite(question: str, history: Sequence[tuple[str, str]], force: bool 
     """Replace the first pronoun with the previous question's main entity."""
     if not history or not (force or needs_rewrite(question)):
         return question
+    about, last = SAME_QUESTION.match(question), history[-1][0]
+    if about and (named := main_entity(last)):
+        q = last.replace(named, about.group("subject"), 1).replace("the the ", "the ")
+        return q[0].upper() + q[1:]
     entity = ""
     for user, _ in reversed(history):
         entity = main_entity(user)

@@ -391,6 +391,14 @@ def test_names_typed_in_lower_case_say_what_a_follow_up_is_about(answerer: Answe
     assert a.rewritten_question == "When will the Example Accord enter into force?" and "April 6, 2019" in a.answer
 
 
+def test_what_about_asks_the_last_question_again_of_its_new_subject_everywhere(answerer: Answerer) -> None:
+    """It was searched as "The Treaty on Widgets (Example Accord)?" in the last answer's document."""
+    history = [("When will the Example Accord enter into force?", "April 6, 2019 [1]")]
+    a = answerer.ask("what about the Treaty on Widgets?", history, last_cited=["2019-03-01-accord.txt"])
+    assert a.rewritten_question == "When will the Treaty on Widgets enter into force?"
+    assert not a.searched_in and "widget-treaty.md" in {p.file_name for p in a.passages}  # not narrowed
+
+
 def test_a_second_follow_up_finds_the_subject_the_first_one_was_rewritten_to(answerer: Answerer) -> None:
     first = answerer.ask("Who signed the Example Accord?")
     second = answerer.ask("and where was it signed?", history=[first.turn()])

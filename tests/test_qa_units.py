@@ -124,6 +124,9 @@ def test_follow_up_is_rewritten_with_the_previous_entity() -> None:
     # A short question that names its own subject is a new question ("(NPT)" was appended to it).
     assert rule_rewrite("DPRK warhead count", history) == "DPRK warhead count"
     assert rule_rewrite("when?", history) == "When (NPT)?"
+    # "what about …?" asks the last question again, of its new subject (it was "The CFE Treaty (NPT)?").
+    notice = [("how much notice to withdraw from the NPT?", "3 months [1]")]
+    assert rule_rewrite("what about the CFE Treaty?", notice) == "How much notice to withdraw from the CFE Treaty?"
 
 
 def test_grounding_finds_the_sentence_holding_the_answer_and_refuses_invented_facts() -> None:
