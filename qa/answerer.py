@@ -191,9 +191,10 @@ class Answerer:
         restore = self.retriever.index.restore_case
         typed = restore(question)
         # Names typed small ('new start') too, for what a follow-up leans on only: the search and
-        # the reader see the question as typed.
+        # the reader see the question as typed. Without a conversation there is nothing to lean on.
         names = self.retriever.index.restore_names
-        named, history = names(typed), [(names(user), answer) for user, answer in history]
+        named = names(typed) if history else typed
+        history = [(names(user), answer) for user, answer in history]
         rewritten = self._rewrite(named, history, gen)
         standalone = typed if rewritten == named else restore(rewritten)  # restored once, not twice
         if not tokens(standalone):  # "why?" that nothing resolved: any passage would be a guess
