@@ -289,21 +289,46 @@ class Answerer:
         yes_no = part.info.kind == "yesno" and YESNO.match(reading.answer) is not None
         return gen if yes_no and self.config.calibrate_yes_no and isinstance(gen, YesNoScorer) else None
 
-    @staticmethod
-    def _calibrated(gen: YesNoScorer, part: _Part, reading: Reading, asked: list[Message]) -> Reading:
+    def _calibrated(self, gen: YesNoScorer, part: _Part, reading: Reading, asked: list[Message]) -> Reading:
         """A small model leans to "Yes" whatever the passages say (Qwen 1.5B said Yes to all 11
         of our 12 yes/no questions it answered, 6 of them wrong). Contextual calibration (Zhao et al., 2021):
         its lean to Yes for this question counts only beyond its lean for a content-free yes/no
-        question over the same passages (`asked`, the chat the model just answered)."""
+        question over the same passages (`asked`, the chat the model just answered), and beyond
+        its lean for the opposite question, which the model writes: a Yes to both a question and
+        its opposite is the model's bias, not the passages' answer."""
         said = YESNO.match(reading.answer)
         assert said is not None  # `_yes_no_scorer` checked it
         lean = gen.yes_no_margin(asked)
         prior = None if lean is None else gen.yes_no_margin(asking(asked, CONTENT_FREE))  # one failed request, not two
         if lean is None or prior is None:
             return reading
-        word = "Yes" if lean > prior else "No"
-        log.info("yes/no %r: lean to Yes %.2f, content-free %.2f: %s", part.question, lean, prior, word)
+        opposite = self._opposite(gen, part.question) if lean > prior and self.config.yes_no_opposite else None
+        against = None if opposite is None else gen.yes_no_margin(asking(asked, opposite))
+        word = "Yes" if lean > prior and (against is None or lean > against) else "No"
+        log.info(
+            "yes/no %r: lean to Yes %.2f, content-free %.2f, opposite %r %s: %s",
+            part.question,
+            lean,
+            prior,
+            opposite,
+            against,
+            word,
+        )
         return replace(reading, answer=word + reading.answer[said.end() :])
+
+    @staticmethod
+    def _opposite(gen: YesNoScorer, question: str) -> str | None:
+        """The model's question with the opposite answer ("… not limited …"), or None when it
+        wrote no other yes/no question (the content-free calibration then decides alone)."""
+        with gen.aside():  # the chat just read stays cached for the margin that follows
+            opposite = complete(
+                gen, [{"role": "user", "content": prompts.load("opposite").format(question=question).strip()}], 48
+            )
+        opposite = opposite.splitlines()[0].strip() if opposite.strip() else ""
+        words = [re.findall(r"\w+", text.lower()) for text in (opposite, question)]  # "not" is a stop word
+        if words[0] == words[1] or analyze(opposite).kind != "yesno":
+            return None
+        return opposite
 
     @staticmethod
     def _bare_yesno(part: _Part, reading: Reading | None) -> bool:

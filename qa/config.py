@@ -70,6 +70,10 @@ class QAConfig(BaseSettings):
         True,
         description="Decide a yes/no reply by how much more the model leans to Yes than it does for a content-free question over the same passages.",
     )
+    yes_no_opposite: bool = Field(
+        True,
+        description="A calibrated Yes stands only if the model also leans to Yes less for the opposite question, which it writes itself.",
+    )
     year_check: bool = Field(
         True,
         description="Reject a model answer whose sentence names only years other than the one the question asks about.",

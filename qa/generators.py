@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -40,12 +41,16 @@ class Generator(Protocol):
 
 
 @runtime_checkable
-class YesNoScorer(Protocol):
+class YesNoScorer(Generator, Protocol):
     """A backend that can say how much more it leans to "Yes" than to "No" as a reply's first word."""
 
     def yes_no_margin(self, messages: list[Message]) -> float | None:
         """logit("Yes") - logit("No") for the first token of the reply to `messages`; None when
         the backend cannot tell (the reply then stands)."""
+        ...
+
+    def aside(self) -> AbstractContextManager[None]:
+        """Chats run inside leave the margin of the chat just read as cheap as before."""
         ...
 
 
@@ -99,6 +104,9 @@ class LocalGenerator:
         )
         return seen[0]
 
+    def aside(self) -> AbstractContextManager[None]:
+        return self.heads.aside()
+
 
 class OpenAIGenerator:
     """Any OpenAI-compatible chat server."""
@@ -149,6 +157,9 @@ class OpenAIGenerator:
             return None
         top = {t["token"]: t["logprob"] for t in first}
         return float(top["Yes"] - top["No"]) if "Yes" in top and "No" in top else None
+
+    def aside(self) -> AbstractContextManager[None]:
+        return nullcontext()  # the server keeps its own cache
 
 
 def make_generator(config: QAConfig, backend: str, models_dir: Path) -> Generator | None:

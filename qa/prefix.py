@@ -14,6 +14,8 @@ from __future__ import annotations
 import ctypes
 import weakref
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 KEEP = 8  # heads kept (reader, second read, rewrite...): about 5 MB each for the 1.5B model
@@ -79,6 +81,27 @@ class PromptHeads:
             llama.input_ids[:n] = head
             llama.n_tokens = n
         self.current = head
+
+    @contextmanager
+    def aside(self) -> Iterator[None]:
+        """Chats run inside leave the model holding what it held before (the chat just read, whose
+        cache a yes/no margin reuses): its KV cache is copied out and put back."""
+        llama = self.llama
+        ctx, n = llama._ctx, llama.n_tokens
+        ids = llama.input_ids[:n].copy()
+        size = self.api.llama_state_seq_get_size(ctx.ctx, SEQ)
+        state = (ctypes.c_uint8 * size)()
+        self.api.llama_state_seq_get_data(ctx.ctx, state, size, SEQ)
+        current = self.current
+        try:
+            yield
+        finally:
+            ctx.kv_cache_seq_rm(-1, 0, -1)
+            if self.api.llama_state_seq_set_data(ctx.ctx, state, size, SEQ) != size:
+                raise RuntimeError("llama.cpp could not restore the chat put aside")
+            llama.input_ids[:n] = ids
+            llama.n_tokens = n
+            self.current = current
 
 
 _HEADS: weakref.WeakKeyDictionary[Any, PromptHeads] = weakref.WeakKeyDictionary()

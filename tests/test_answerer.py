@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 import pytest
@@ -129,40 +130,74 @@ def test_yes_no_carries_its_reason_from_the_cited_sentence(answerer: Answerer) -
 
 
 class Leaning(Scripted):
-    """A scripted model that also reports its lean to "Yes": `lean` for the question asked,
+    """A scripted model that also reports its lean to "Yes": `leans[q]` for a chat asking `q`,
     `prior` for any other (the content-free question over the same passages)."""
 
-    def __init__(self, reply: str, question: str, lean: float, prior: float) -> None:
-        super().__init__(reply)
-        self.question, self.lean, self.prior = question, lean, prior
+    def __init__(self, *replies: str, leans: dict[str, float], prior: float) -> None:
+        super().__init__(*replies)
+        self.leans, self.prior = leans, prior
         self.scored: list[list[dict[str, str]]] = []
 
     def yes_no_margin(self, messages: list[dict[str, str]]) -> float:
         self.scored.append(messages)
-        return self.lean if messages[-1]["content"].endswith(self.question) else self.prior
+        asked = messages[-1]["content"].rsplit("Question: ", 1)[-1]
+        return self.leans.get(asked, self.prior)
+
+    def aside(self) -> AbstractContextManager[None]:
+        return nullcontext()
+
+
+WIDGETS_LIMITED = "Is the Treaty on Widgets limited in duration?"
+
+
+def weighed(answerer: Answerer, gen: Leaning, question: str = WIDGETS_LIMITED) -> Answer:
+    fresh = Answerer(answerer.store, answerer.config, retriever=answerer.retriever, generators={"local": gen})
+    return fresh.ask(question, backend="local")
 
 
 @pytest.mark.parametrize(("lean", "prior", "said"), [(1.0, 2.0, "No"), (2.0, 1.0, "Yes"), (-1.0, -2.0, "Yes")])
 def test_a_yes_no_reply_counts_the_lean_beyond_the_models_lean_with_no_question(
     answerer: Answerer, lean: float, prior: float, said: str
 ) -> None:
-    question = "Is the Treaty on Widgets limited in duration?"
-    gen = Leaning("Yes [1]", question, lean, prior)
-    fresh = Answerer(answerer.store, answerer.config, retriever=answerer.retriever, generators={"local": gen})
-    a = fresh.ask(question, backend="local")
+    gen = Leaning("Yes [1]", "I cannot rewrite it.", leans={WIDGETS_LIMITED: lean}, prior=prior)
+    a = weighed(answerer, gen)
     assert a.answer.startswith(f"{said} — ") and a.citations[0].source == "widget-treaty.md"
-    asked, free = gen.scored
+    asked, free, *_ = gen.scored
     assert asked == gen.chats[0]  # the lean is read on the very prompt the model answered
     # The content-free prompt differs only in its question: the same passages, labels and order.
     head = asked[-1]["content"].rsplit("Question: ", 1)[0]
     assert free[-1]["content"] == head + "Question: Yes or no?" and free[0] == asked[0]
 
 
+@pytest.mark.parametrize(("against", "said"), [(2.5, "No"), (0.5, "Yes")])
+def test_a_yes_stands_only_if_the_model_leans_less_to_yes_for_the_opposite_question(
+    answerer: Answerer, against: float, said: str
+) -> None:
+    """A small model says Yes to a question and to its opposite alike: that Yes is its bias."""
+    opposite = "Is the Treaty on Widgets not limited in duration?"
+    gen = Leaning("Yes [1]", opposite, leans={WIDGETS_LIMITED: 2.0, opposite: against}, prior=1.0)
+    a = weighed(answerer, gen)
+    assert a.answer.startswith(f"{said} — ") and "unlimited duration" in a.citations[0].quote
+    assert WIDGETS_LIMITED in gen.chats[1][-1]["content"]  # the model writes the opposite of the question
+    asked, against_chat = gen.scored[0], gen.scored[-1]
+    head = asked[-1]["content"].rsplit("Question: ", 1)[0]
+    assert against_chat[-1]["content"] == head + "Question: " + opposite  # over the same passages
+
+
+@pytest.mark.parametrize("rewrite", ["Is the treaty on widgets limited in duration", "The treaty is not limited.", ""])
+def test_an_opposite_that_is_no_other_yes_no_question_leaves_the_content_free_calibration_to_decide(
+    answerer: Answerer, rewrite: str
+) -> None:
+    gen = Leaning("Yes [1]", rewrite, leans={WIDGETS_LIMITED: 2.0}, prior=1.0)
+    assert weighed(answerer, gen).answer.startswith("Yes — ")
+    assert len(gen.scored) == 2  # the lean and the content-free lean; the rewrite is not weighed
+
+
 def test_a_streamed_yes_that_is_weighed_is_not_left_on_screen_as_the_answer(answerer: Answerer, fake_settings) -> None:  # type: ignore[no-untyped-def]
     from app import ChatApp
 
-    question = "Is the Treaty on Widgets limited in duration?"
-    gen = Leaning("Yes [1]", question, lean=1.0, prior=2.0)
+    question = WIDGETS_LIMITED
+    gen = Leaning("Yes [1]", leans={question: 1.0}, prior=2.0)
     fresh = Answerer(answerer.store, answerer.config, retriever=answerer.retriever, generators={"local": gen})
     items = list(fresh.stream(question, backend="local"))
     weighing = next(i for i, item in enumerate(items) if isinstance(item, Status))

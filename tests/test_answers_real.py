@@ -81,6 +81,13 @@ def test_a_keyword_query_gets_the_fact_not_a_yes(corpus_answerer) -> None:  # ty
     assert a.citations[0].source == "2016-02-26-us-test-fires-icbm.txt"
 
 
+def test_a_yes_the_model_would_also_give_the_opposite_question_is_a_no(corpus_answerer) -> None:  # type: ignore[no-untyped-def]
+    # The article reports a $1.8 billion hike. The model replies Yes, leans to Yes more than for
+    # "Yes or no?", and leans to Yes far more for its own opposite ("… increase …"): the Yes is bias.
+    a = corpus_answerer.ask("did obama's final budget cut nuclear arms spending")
+    assert a.answer.startswith("No — ") and a.citations[0].source == "2016-02-26-us-test-fires-icbm.txt"
+
+
 def test_a_keyword_query_read_as_a_claim_by_the_second_read_gets_the_fact(corpus_answerer) -> None:  # type: ignore[no-untyped-def]
     # A question of the shared dev set typed as keywords: the model replies NOT FOUND, then, shown the
     # first passage alone, "Yes [1]"; read once more with Yes and No banned, the figure (refused before).
@@ -166,6 +173,27 @@ def test_the_models_lean_to_yes_is_read_from_the_chat_it_just_answered(corpus_st
     assert cached == pytest.approx(fresh, abs=0.05)
 
 
+def test_a_chat_put_aside_leaves_the_chat_just_read_cached(corpus_store) -> None:  # type: ignore[no-untyped-def]
+    """The opposite question is written between the read and its margin: inside `aside` the
+    model runs another chat, and after it the margin is read from the same cache as before."""
+    from qa.generators import YesNoScorer, complete, make_generator
+    from qa.reader import asking
+
+    settings, store, _ = corpus_store
+    gen = make_generator(settings.qa, "local", store.config.models_dir)
+    assert gen is not None and isinstance(gen, YesNoScorer)
+    chat = _icbm_chat()
+    other = asking(chat, "Did the US not test-fire a Minuteman III missile?")
+    complete(gen, chat, 8)
+    held = list(gen.llama.input_ids[: gen.llama.n_tokens])  # type: ignore[attr-defined]
+    direct = gen.yes_no_margin(other)
+    complete(gen, chat, 8)
+    with gen.aside():
+        written = complete(gen, [{"role": "user", "content": "Write one short question about missiles."}], 24)
+    assert written and list(gen.llama.input_ids[: gen.llama.n_tokens]) == held  # type: ignore[attr-defined]
+    assert gen.yes_no_margin(other) == pytest.approx(direct, abs=1e-3)  # the same cache, the same sums
+
+
 @pytest.fixture(scope="module")
 def qwen_server(model_cache) -> Iterator[str]:  # type: ignore[no-untyped-def]
     with llama_server(model_cache, "--model_alias", SERVER_MODEL, "--n_ctx", "4096") as url:
@@ -198,7 +226,9 @@ def test_a_llama_cpp_server_reports_the_local_models_lean_to_yes(corpus_store, q
     chats = [_icbm_chat(), asking(_icbm_chat(), "Did the missile carry a warhead?"), asking(_icbm_chat(), CONTENT_FREE)]
     here = [local.yes_no_margin(c) for c in chats]  # type: ignore[union-attr]
     there = [remote.yes_no_margin(c) for c in chats]
-    assert None not in there and there == pytest.approx(here, abs=0.1)
+    # Each side reuses what it had cached, so the prompts are split into other batches: that moves
+    # a margin by up to ~0.15 (0.10 seen after the test before), well below the gaps between these three.
+    assert None not in there and there == pytest.approx(here, abs=0.2)
     down = OpenAIGenerator(cfg.model_copy(update={"openai_base_url": f"http://127.0.0.1:{free_port()}/v1"}))
     assert down.yes_no_margin(chats[0]) is None  # no server, no log-probabilities: the reply stands
 
