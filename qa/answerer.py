@@ -306,13 +306,7 @@ class Answerer:
         against = None if opposite is None else gen.yes_no_margin(asking(asked, opposite))
         word = "Yes" if lean > prior and (against is None or lean > against) else "No"
         log.info(
-            "yes/no %r: lean to Yes %.2f, content-free %.2f, opposite %r %s: %s",
-            part.question,
-            lean,
-            prior,
-            opposite,
-            against,
-            word,
+            "yes/no %r: lean %.2f, content-free %.2f, %r %s: %s", part.question, lean, prior, opposite, against, word
         )
         return replace(reading, answer=word + reading.answer[said.end() :])
 
