@@ -43,7 +43,7 @@ from .question import QuestionInfo, analyze, define_term, definition_pattern, sp
 from .reader import Reader, Reading, asking, parse
 from .retrieval import HybridRetriever, Retriever
 from .rewrite import main_entity, needs_rewrite, rewrite
-from .text import tokens
+from .text import WORD, tokens
 from .types import Answer, Citation, Filters, Passage, Status
 from .vectors import SentenceVectors
 
@@ -319,7 +319,7 @@ class Answerer:
                 gen, [{"role": "user", "content": prompts.load("opposite").format(question=question).strip()}], 48
             )
         opposite = opposite.splitlines()[0].strip() if opposite.strip() else ""
-        words = [re.findall(r"\w+", text.lower()) for text in (opposite, question)]  # "not" is a stop word
+        words = [WORD.findall(text.lower()) for text in (opposite, question)]  # not `tokens`: "not" is a stop word
         if words[0] == words[1] or analyze(opposite).kind != "yesno":
             return None
         return opposite
