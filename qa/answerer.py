@@ -39,10 +39,10 @@ from .grounding import (
     other_year,
     sharpen_year,
 )
-from .question import QuestionInfo, analyze, define_term, definition_pattern, split_parts
+from .question import QuestionInfo, analyze, define_term, definition_pattern, joined, split_parts
 from .reader import Reader, Reading, asking, parse
 from .retrieval import HybridRetriever, Retriever
-from .rewrite import main_entity, needs_rewrite, rewrite
+from .rewrite import main_entity, needs_rewrite, rewrite, split_chat, split_question
 from .text import WORD, tokens
 from .types import Answer, Citation, Filters, Passage, Status
 from .vectors import SentenceVectors
@@ -201,6 +201,8 @@ class Answerer:
             yield _unsearchable(question, standalone, backend)
             return
         texts = split_parts(standalone)
+        if len(texts) == 1 and gen is not None and self.config.split_with_model and joined(standalone):
+            texts = split_question(standalone, lambda q: complete(gen, split_chat(q), 60))
         asked = [(texts[0], "")] + [self._elliptic(t, texts[0], gen) for t in texts[1:]]
         narrowed = self._narrowed(named, history, last_cited, filters)
         parts = [self._part(q, filters, k, context=context, narrowed=narrowed) for q, context in asked]

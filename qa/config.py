@@ -70,6 +70,10 @@ class QAConfig(BaseSettings):
         True,
         description="Decide a yes/no reply by how much more the model leans to Yes than it does for a content-free question over the same passages.",
     )
+    split_with_model: bool = Field(
+        True,
+        description="A question with a joining word or sign that the rules keep whole is split by the model when it asks for two things.",
+    )
     yes_no_opposite: bool = Field(
         True,
         description="A calibrated Yes stands only if the model also leans to Yes less for the opposite question, which it writes itself.",

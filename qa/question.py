@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from .dates import MONTHS, WEEKDAYS, YEAR
-from .text import STOP, stem, tokens
+from .text import STOP, WORD, stem, tokens
 
 YESNO_START = re.compile(r"^(is|are|was|were|do|does|did|can|could|has|have|had|will|would|should|must|may)\b", re.I)
 AUX = {
@@ -187,6 +187,12 @@ def _split_and(q: str) -> list[str]:
         else:
             merged.append(part)
     return merged if len(merged) >= 2 and len(merged[-1].split()) >= 3 else [q]
+
+
+def joined(q: str) -> bool:
+    """Could the question be two joined into one? Only a joining word or sign can join them,
+    so only such a question is worth the model's split (`rewrite.split_question`)."""
+    return bool(set(q) & set(",;&+/")) or "and" in WORD.findall(q.lower())
 
 
 def split_parts(q: str) -> list[str]:

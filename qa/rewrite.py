@@ -9,7 +9,8 @@ from collections.abc import Callable, Sequence
 
 import prompts
 
-from .text import tokens
+from .generators import Message
+from .text import WORD, tokens
 
 PRONOUN = re.compile(
     r"\b(it|its|this treaty|that treaty|the treaty|this agreement|that agreement|they|them|their|he|she|his|her)\b",
@@ -131,3 +132,32 @@ def rewrite(
         except Exception:  # a failed rewrite must not fail the answer
             log.warning("the rewrite failed; the rule rewrite is used", exc_info=True)
     return rule_rewrite(question, history, force)
+
+
+def split_chat(question: str) -> list[Message]:
+    """The split prompt: its instructions and worked examples are the system message, which
+    llama.cpp evaluates once per process (`qa/prefix.py`), so a question costs its own words."""
+    return [{"role": "system", "content": prompts.load("split")}, {"role": "user", "content": f"Search: {question}"}]
+
+
+def split_question(question: str, complete: Callable[[str], str]) -> list[str]:
+    """Two questions typed as one with no mark between them ("open skies signed where and
+    when", "cfe treaty duration and withdrawal notice"): the LLM writes each on its own line.
+    Kept only when it wrote two or three different questions made of the typed words alone
+    (each taken back in the case it was typed); otherwise the question stays whole, as it does
+    when the model writes it back unchanged ("launchers and heavy bombers" is one count)."""
+    try:
+        out = complete(question)
+    except Exception:  # a failed split must not fail the answer
+        log.warning("the split failed; the question is read whole", exc_info=True)
+        return [question]
+    lines = [line.strip(" \"'") for line in out.splitlines() if line.strip(" \"'?")]
+    typed = {w.lower(): w for w in WORD.findall(question)}
+    written = [[w.lower() for w in WORD.findall(line)] for line in lines]
+    if not 2 <= len(lines) <= 3 or any(not ws or not set(ws) <= typed.keys() for ws in written):
+        return [question]
+    if len({tuple(ws) for ws in written}) < len(written):
+        return [question]
+    parts = [WORD.sub(lambda m: typed[m.group(0).lower()], line) for line in lines]
+    log.info("%r split by the model into %r", question, parts)
+    return [p if p.endswith("?") else f"{p.rstrip('.')}?" for p in parts]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import prompts
 from cli import build_store
 from ingest import Ingestor
 from qa import ABSTAIN, Answer, Answerer, Filters, Status
@@ -29,14 +30,21 @@ class Scripted:
 
     name = "scripted"
 
-    def __init__(self, *replies: str) -> None:
+    def __init__(self, *replies: str, splits: dict[str, str] | None = None) -> None:
         self.replies = list(replies)
         self.chats: list[list[dict[str, str]]] = []
         self.bans: list[tuple[str, ...]] = []
+        self.splits = splits or {}  # search -> the model's split; any other search is written back whole
+        self.split_asked: list[str] = []
 
     def chat(
         self, messages: list[dict[str, str]], max_tokens: int, stop: list[str] | None = None, ban: Sequence[str] = ()
     ) -> Iterator[str]:
+        if messages[0]["content"] == prompts.load("split"):
+            search = messages[-1]["content"].removeprefix("Search: ")
+            self.split_asked.append(search)
+            yield self.splits.get(search, search)
+            return
         self.chats.append(messages)
         self.bans.append(tuple(ban))
         reply = self.replies.pop(0) if len(self.replies) > 1 else self.replies[0]
@@ -364,6 +372,29 @@ def test_two_part_question_answers_and_cites_each_part(answerer: Answerer) -> No
     )
     assert len(gen.chats) == 2 and "Anna Berg [1]" in a.answer and "ninety days [2]" in a.answer
     assert [c.source for c in a.citations] == ["2019-03-01-accord.txt", "widget-treaty.md"]
+
+
+def test_two_questions_joined_without_a_mark_are_split_by_the_model(answerer: Answerer) -> None:
+    # "signed where and in force when": no question mark, semicolon or ", and when" between them.
+    question = "example accord signed by whom and in force when"
+    split = "example accord signed by whom?\nExample Accord in force when?"
+    gen = with_model(answerer, "Anna Berg [1]", "April 6, 2019 [1]")
+    gen.splits = {question: split}
+    a = answerer.ask(question, backend="local")
+    assert [c[-1]["content"].rsplit("Question: ", 1)[-1] for c in gen.chats] == [
+        "example accord signed by whom?",
+        "example accord in force when?",  # each word as it was typed
+    ]
+    assert "Anna Berg [1]" in a.answer and "April 6, 2019 [2]" in a.answer and len(a.citations) == 2
+    # A split that brings in words the question never typed is not the user's question: read whole.
+    gen = with_model(answerer, "Anna Berg [1]")
+    gen.splits = {question: "Who signed the accord?\nWhen did it enter into force?"}
+    a = answerer.ask(question, backend="local")
+    assert len(gen.chats) == 1 and gen.chats[0][-1]["content"].endswith(f"Question: {question}")
+    # A question with no joining word or sign cannot hold two: the model is not asked to split it.
+    gen = with_model(answerer, "April 6, 2019 [1]")
+    answerer.ask("When will the Example Accord enter into force?", backend="local")
+    assert gen.split_asked == []
 
 
 def test_a_later_part_without_its_subject_takes_the_first_parts(answerer: Answerer) -> None:

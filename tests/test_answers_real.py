@@ -88,6 +88,15 @@ def test_a_yes_the_model_would_also_give_the_opposite_question_is_a_no(corpus_an
     assert a.answer.startswith("No — ") and a.citations[0].source == "2016-02-26-us-test-fires-icbm.txt"
 
 
+def test_two_questions_joined_by_and_are_split_by_the_model_and_each_cited(corpus_answerer) -> None:  # type: ignore[no-untyped-def]
+    # Two events of one treaty typed as one search, nothing between them but "and". Read whole, the
+    # model answered the signing date alone; split, each part has its date and its citation.
+    a = corpus_answerer.ask("inf treaty signed when and in force when")
+    short = [s.split(" — ")[0] for s in a.answer.split("” ")]
+    assert len(a.citations) == 2 and "December 8, 1987 [1]" in short[0] and "June 1, 1988 [2]" in short[1]
+    assert all("1987" in c.quote and "1988" in c.quote for c in a.citations)
+
+
 def test_a_keyword_query_read_as_a_claim_by_the_second_read_gets_the_fact(corpus_answerer) -> None:  # type: ignore[no-untyped-def]
     # A question of the shared dev set typed as keywords: the model replies NOT FOUND, then, shown the
     # first passage alone, "Yes [1]"; read once more with Yes and No banned, the figure (refused before).

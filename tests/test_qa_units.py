@@ -8,7 +8,7 @@ from qa.dates import find_dates, parse_date, resolve_relative, words_to_number
 from qa.grounding import fact_tokens, ground
 from qa.question import analyze, split_parts
 from qa.retrieval import LexicalIndex
-from qa.rewrite import keeps_subject, rule_rewrite
+from qa.rewrite import keeps_subject, rule_rewrite, split_question
 from qa.types import Passage
 
 
@@ -88,6 +88,27 @@ def test_two_part_questions_split_only_at_question_words() -> None:
     assert split_parts("Which five countries, China and France among them, issued it?") == [
         "Which five countries, China and France among them, issued it?"
     ]
+
+
+def test_the_models_split_is_kept_only_when_it_asks_the_typed_words_twice_or_three_times() -> None:
+    def model(reply: str):  # type: ignore[no-untyped-def]
+        return lambda _question: reply
+
+    q = "cfe treaty duration and withdrawal notice"
+    # Kept, each word in the case it was typed (the model wrote "CFE").
+    assert split_question(q, model("CFE treaty duration?\nCFE treaty withdrawal notice")) == [
+        "cfe treaty duration?",
+        "cfe treaty withdrawal notice?",
+    ]
+    assert split_question(q, model(q)) == [q]  # written back whole: one question
+    assert split_question(q, model("cfe treaty duration?\nWhat is the first review of Confucius?")) == [q]
+    assert split_question(q, model("cfe treaty duration?\ncfe treaty duration?")) == [q]
+    assert split_question(q, model("cfe?\ntreaty?\nduration?\nnotice?")) == [q]  # four: not two questions
+
+    def fails(_question: str) -> str:
+        raise TimeoutError("server gone")
+
+    assert split_question(q, fails) == [q]  # a failed split does not fail the answer
 
 
 def test_two_questions_typed_in_one_split_at_question_marks_and_semicolons() -> None:
