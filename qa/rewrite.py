@@ -141,8 +141,8 @@ def split_chat(question: str) -> list[Message]:
 
 
 def split_question(question: str, complete: Callable[[str], str]) -> list[str]:
-    """Two questions typed as one with no mark between them ("open skies signed where and
-    when", "cfe treaty duration and withdrawal notice"): the LLM writes each on its own line.
+    """Two questions typed as one with no mark between them ("inf treaty signed when and entered
+    into force when", "cfe treaty duration and withdrawal notice"): the LLM writes each on its own line.
     Kept only when it wrote two or three different questions made of the typed words alone
     (each taken back in the case it was typed); otherwise the question stays whole, as it does
     when the model writes it back unchanged ("launchers and heavy bombers" is one count)."""
