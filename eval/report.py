@@ -82,7 +82,7 @@ def write_markdown(
             f"### `{r['id']}` ({r.get('type') or 'untyped'})",
             f"- **Q:** {r['question']}",
             f"- **Expected:** {r.get('expected') or '—'} (sources: {', '.join(r.get('gold_sources') or []) or '—'})",
-            f"- **Got:** {r['answer'] if not r.get('error') else 'ERROR ' + r['error']}",
+            f"- **Got:** {' '.join(r['answer'].split()) if not r.get('error') else 'ERROR ' + r['error']}",  # one list item
             f"- **Cited:** {cited}",
             "",
         ]

@@ -58,6 +58,8 @@ READING_AGAIN = "Not found among the passages at first; reading the best one on 
 # Shown while a streamed Yes/No is weighed (it may turn): the words so far are not yet the answer.
 WEIGHING_YES_NO = "Checking whether the passages tip the answer to Yes or No…"
 COPYING = "Checking the answer against the passage's own words…"
+# Each part of a two-part answer is a paragraph of its own: the reader sees which answer is which.
+PART_BREAK = "\n\n"
 ASKING_FOR_THE_FACT = "The model answered yes or no to a question that asks for a fact; asking it for the fact…"
 INSTRUCTION_LIKE_SENTENCE = re.compile(
     r"[^.!?\n]*\b(?:ignore (?:all |any )?(?:previous|prior|above) instructions|disregard [^.!?\n]{0,20}instructions|you are now)\b[^.!?\n]*[.!?]?",
@@ -454,7 +456,7 @@ class Answerer:
                 sentences.append(f"{r.answer} — {quote.rstrip('.')} [{n}].")
             else:
                 sentences.append(f"{r.answer}{r.part.referent(passage, r.answer)} [{n}] — “{quote}”")
-        return " ".join(sentences), cited
+        return PART_BREAK.join(sentences), cited
 
     # ------------------------------------------------------------------------------
     @staticmethod
@@ -557,7 +559,7 @@ class Answerer:
                 names = common_names(best.text)
                 lead = f"{', '.join(names[:-1])} and {names[-1]} [{n}] — " if len(names) >= 2 else ""
                 sentences.append(f"{lead}“{quote}”" + ("" if lead else f" [{n}]"))
-        return " ".join(sentences), cited
+        return PART_BREAK.join(sentences), cited
 
     @staticmethod
     def _citations(cited: list[tuple[Passage, Candidate]]) -> list[Citation]:

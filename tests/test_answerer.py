@@ -371,6 +371,8 @@ def test_two_part_question_answers_and_cites_each_part(answerer: Answerer) -> No
         backend="local",
     )
     assert len(gen.chats) == 2 and "Anna Berg [1]" in a.answer and "ninety days [2]" in a.answer
+    # Each part's answer is a paragraph of its own.
+    assert [p.split(" — ")[0] for p in a.answer.split("\n\n")] == ["Anna Berg [1]", "ninety days [2]"]
     assert [c.source for c in a.citations] == ["2019-03-01-accord.txt", "widget-treaty.md"]
 
 

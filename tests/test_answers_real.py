@@ -92,7 +92,7 @@ def test_two_questions_joined_by_and_are_split_by_the_model_and_each_cited(corpu
     # Two events of one treaty typed as one search, nothing between them but "and". Read whole, the
     # model answered the signing date alone; split, each part has its date and its citation.
     a = corpus_answerer.ask("inf treaty signed when and in force when")
-    short = [s.split(" — ")[0] for s in a.answer.split("” ")]
+    short = [part.split(" — ")[0] for part in a.answer.split("\n\n")]
     assert len(a.citations) == 2 and "December 8, 1987 [1]" in short[0] and "June 1, 1988 [2]" in short[1]
     assert all("1987" in c.quote and "1988" in c.quote for c in a.citations)
 

@@ -167,8 +167,13 @@ def test_each_part_of_a_two_part_question_is_announced_then_replaced_by_the_answ
     # While the second part is read, the turn says which part it is; the words of part 1 are gone.
     page.locator(LOG).get_by_text("Part 2 of 2", exact=False).wait_for(timeout=120_000)
     page.wait_for_function("() => !document.body.innerText.includes('▌')", timeout=120_000)
-    turn = page.locator("#chat .message-wrap .bot, #chat [data-testid=bot]").last.inner_text()
+    bot = page.locator("#chat .message-wrap .bot, #chat [data-testid=bot]").last
+    turn = bot.inner_text()
     assert "Part 1 of 2" not in turn and "Part 2 of 2" not in turn and "[1]" in turn
+    # Each part's answer is a paragraph of its own, then the sources.
+    paragraphs = [p for p in bot.locator("p").all_inner_texts() if p.strip()]
+    assert len(paragraphs) >= 3 and "[1]" in paragraphs[0] and paragraphs[-1].startswith("Sources")
+    assert "Sources" not in paragraphs[0] + paragraphs[1]
 
 
 def test_a_thumbs_down_takes_the_right_answer_as_an_eval_item(page, served: Served) -> None:  # type: ignore[no-untyped-def]
