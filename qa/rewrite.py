@@ -154,9 +154,8 @@ def split_question(question: str, complete: Callable[[str], str]) -> list[str]:
     lines = [line.strip(" \"'") for line in out.splitlines() if line.strip(" \"'?")]
     typed = {w.lower(): w for w in WORD.findall(question)}
     written = [[w.lower() for w in WORD.findall(line)] for line in lines]
-    if not 2 <= len(lines) <= 3 or any(not ws or not set(ws) <= typed.keys() for ws in written):
-        return [question]
-    if len({tuple(ws) for ws in written}) < len(written):
+    distinct = len({tuple(ws) for ws in written}) == len(written)
+    if not (2 <= len(lines) <= 3 and distinct and all(ws and set(ws) <= typed.keys() for ws in written)):
         return [question]
     parts = [WORD.sub(lambda m: typed[m.group(0).lower()], line) for line in lines]
     log.info("%r split by the model into %r", question, parts)
