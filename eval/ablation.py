@@ -90,6 +90,7 @@ ABLATIONS: dict[str, Callable[[], AbstractContextManager[Any]]] = {
     "no year boost in retrieval": lambda: _config(date_boost=0.0),
     "year boost by document date only (not a year the passage names)": lambda: _config(year_in_text=False),
     "no second read of the first passage when the model finds nothing": lambda: _config(reread=False),
+    "no third read of BM25's best passage after the second finds nothing": lambda: _config(reread_lexical=False),
     "second read may reply NOT FOUND": lambda: _config(reread_must_answer=False),
     "answers read in a sentence about another year accepted": lambda: _config(year_check=False),
     "bare-year answers not sharpened from other passages": lambda: mock.patch(

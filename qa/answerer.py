@@ -55,6 +55,7 @@ CONTENT_FREE = "Yes or no?"  # a yes/no question that asks nothing: the model's 
 YES_NO_WORDS = ("Yes", "No")  # a bare one answers no fact; banned when the fact is asked for (local model)
 # What the chat shows while the model is asked again (its first reply will not be the answer).
 READING_AGAIN = "Not found among the passages at first; reading the best one on its own…"
+READING_LEXICAL = "Not found in it either; reading the passage that matches the question's words best…"
 # Shown while a streamed Yes/No is weighed (it may turn): the words so far are not yet the answer.
 WEIGHING_YES_NO = "Checking whether the passages tip the answer to Yes or No…"
 COPYING = "Checking the answer against the passage's own words…"
@@ -74,6 +75,7 @@ class _Part:
     passages: list[Passage]
     qvec: np.ndarray
     rank: Callable[[], list[Candidate]]  # the extractive reader's sentences, scored on first use
+    lexical: Callable[[], Passage | None]  # BM25's best passage for the part's search, found on use
     threshold: float
     carried: str = ""  # the entity an earlier part's answer named, searched with this part
     searched_in: tuple[str, ...] = ()  # the last answer's files, when this follow-up was searched only there
@@ -243,6 +245,9 @@ class Answerer:
                     if self._bare_yesno(part, reading):  # read alone, the passage is a claim to confirm
                         yield Status(text=ASKING_FOR_THE_FACT)
                         reading = self._reread(gen, part, for_the_fact=True) or reading
+                    if self.config.reread_lexical and not self._holds(part, reading):
+                        yield Status(text=READING_LEXICAL)
+                        reading = self._read_lexical(gen, part) or reading
                 read.append((yield from self._ground(part, reading, gen)))
             fallback = any(r.fallback for r in read)
             if not notice and any(r.fallback or r.reason == "ungrounded" for r in read):
@@ -349,14 +354,44 @@ class Answerer:
         thresholded like any other. `for_the_fact`: the same, asked as `_ask_for_the_fact` asks."""
         if not part.passages:
             return None
-        first = part.passages[0]
-        text = " ".join(first.text.split()[: self.reader.budget_words])
         note, ban = (NOT_YESNO, YES_NO_WORDS) if for_the_fact else ("", ())
-        messages = self.reader.messages(
-            part.question, [first], [text], may_refuse=not self.config.reread_must_answer, note=note
-        )
-        reading = parse(complete(gen, messages, self.config.max_tokens, ["\n"], ban))
+        reading = self._read_alone(gen, part.question, part.passages[0], note, ban)
         return replace(reading, cited=[0]) if reading.found else None
+
+    def _read_alone(
+        self, gen: Generator, question: str, passage: Passage, note: str = "", ban: Sequence[str] = ()
+    ) -> Reading:
+        """The model reads one passage alone and whole (up to the word budget)."""
+        text = " ".join(passage.text.split()[: self.reader.budget_words])
+        messages = self.reader.messages(
+            question, [passage], [text], may_refuse=not self.config.reread_must_answer, note=note
+        )
+        return parse(complete(gen, messages, self.config.max_tokens, ["\n"], ban))
+
+    @staticmethod
+    def _holds(part: _Part, reading: Reading) -> bool:
+        """Did the second read find a fact that its passage holds? (A yes/no verdict always stands.)"""
+        if part.info.kind == "yesno" or not part.passages:
+            return True
+        return reading.found and ground(reading.answer, part.question, [_sanitized(part.passages[0])]) is not None
+
+    def _read_lexical(self, gen: Generator, part: _Part) -> Reading | None:
+        """The first passage read alone gave nothing it holds: read BM25's best passage alone,
+        unless it is that first passage. A terse query's words can pick the answering passage
+        that the dense search ranks far down. Its answer counts only if that passage holds it;
+        the passage then joins the part's passages (if fusion left it out), so it can be cited."""
+        lexical, first = part.lexical(), part.passages[0]
+        if lexical is None or lexical.id == first.id or lexical.text.split() == first.text.split():
+            return None  # the passage just read (a snippet may be stored twice)
+        reading = self._read_alone(gen, part.question, lexical, ban=YES_NO_WORDS)  # the question asks a fact
+        log.info("the passage BM25 ranks first, read alone for %r: %r", part.question, reading)
+        if not reading.found or ground(reading.answer, part.question, [_sanitized(lexical)]) is None:
+            return None
+        at = next((i for i, p in enumerate(part.passages) if p.id == lexical.id), None)
+        if at is None:
+            part.passages.append(lexical)
+            at = len(part.passages) - 1
+        return replace(reading, cited=[at])
 
     def _copy(
         self,
@@ -505,12 +540,14 @@ class Answerer:
                 query, k or self.config.k, filters, qvec, pattern, siblings=self.config.siblings
             )
         vector = qvec if query == question else None
+        searched = narrowed if searched_in else filters
         return _Part(
             question,
             info,
             passages,
             qvec,
             lambda: self.extractive.candidates(info, passages, vector),
+            lambda: self.retriever.lexical_best(query, searched),
             self.config.extractive_threshold,
             extra,
             searched_in,

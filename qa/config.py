@@ -62,6 +62,10 @@ class QAConfig(BaseSettings):
         True,
         description="When the model finds no answer in the passages, let it read the first passage alone once more.",
     )
+    reread_lexical: bool = Field(
+        True,
+        description="When the first passage read alone gives no answer it holds, read the passage BM25 ranks first alone too.",
+    )
     reread_must_answer: bool = Field(
         True,
         description="The second read's prompt offers no NOT FOUND: grounding and the support threshold refuse instead.",

@@ -75,6 +75,8 @@ class Retriever(Protocol):
         siblings: int = 0,
     ) -> list[Passage]: ...
 
+    def lexical_best(self, query: str, filters: Filters | None = None) -> Passage | None: ...
+
     def embed_query(self, query: str) -> np.ndarray: ...
 
     def refresh(self) -> None: ...
@@ -127,9 +129,7 @@ class HybridRetriever:
             fused[hit.id] = cfg.dense_weight / (cfg.rrf_k + rank + 1)
             cosine[hit.id] = hit.score
         index = self.index
-        bm25 = index.scores(query)
-        if not filters.is_empty():
-            bm25 = np.where(index.doc_mask(lambda m: _passes(m, filters)), bm25, 0.0)
+        bm25 = self._bm25(query, filters)
         read: dict[str, tuple[str, str, ChunkMeta]] = {}  # rows already read from disk, by chunk id
         for rank, row in enumerate(_top(bm25, cfg.candidates)):
             chunk = index.chunk(int(row))
@@ -157,6 +157,23 @@ class HybridRetriever:
                     fused[cid] *= 1 + cfg.date_boost
         ranked = sorted(fused, key=fused.__getitem__, reverse=True)
         return self._diversify(ranked, fused, cosine, k, read, siblings)
+
+    def lexical_best(self, query: str, filters: Filters | None = None) -> Passage | None:
+        """BM25's best passage alone. A terse query's words can match one passage far better than
+        MiniLM thinks ("notice needed to leave open skies treaty": the withdrawal article is BM25's
+        first and far down the dense list), and fusion then leaves it out of the k."""
+        rows = _top(self._bm25(self.index.expand(query), filters or Filters()), 1)
+        if not len(rows):
+            return None
+        chunk = self.index.chunk(int(rows[0]))
+        return _passage(chunk, score=0.0, dense=0.0)
+
+    def _bm25(self, query: str, filters: Filters) -> np.ndarray:
+        """Every row's BM25 score for the (expanded) query; 0 where the filters exclude the row."""
+        bm25 = self.index.scores(query)
+        if not filters.is_empty():
+            bm25 = np.where(self.index.doc_mask(lambda m: _passes(m, filters)), bm25, 0.0)
+        return bm25
 
     def _diversify(
         self,
@@ -192,26 +209,7 @@ class HybridRetriever:
                 break
         chosen += skipped[: k - len(chosen)]
         chosen += self._siblings(ranked, chosen, rows, read, siblings)
-        out = []
-        for cid in chosen:
-            _, text, m = rows[cid]
-            out.append(
-                Passage(
-                    id=cid,
-                    text=text,
-                    source=m.source,
-                    file_name=m.file_name,
-                    title=m.title,
-                    doc_type=m.doc_type,
-                    date=m.date,
-                    section=m.section,
-                    start=m.start,
-                    end=m.end,
-                    score=round(fused[cid], 5),
-                    dense=round(cosine.get(cid, 0.0), 4),
-                )
-            )
-        return out
+        return [_passage(rows[cid], round(fused[cid], 5), round(cosine.get(cid, 0.0), 4)) for cid in chosen]
 
     def _siblings(
         self,
@@ -241,3 +239,21 @@ class HybridRetriever:
                 taken.add(text_key)
                 extra.append(cid)
         return extra
+
+
+def _passage(chunk: tuple[str, str, ChunkMeta], score: float, dense: float) -> Passage:
+    cid, text, m = chunk
+    return Passage(
+        id=cid,
+        text=text,
+        source=m.source,
+        file_name=m.file_name,
+        title=m.title,
+        doc_type=m.doc_type,
+        date=m.date,
+        section=m.section,
+        start=m.start,
+        end=m.end,
+        score=score,
+        dense=dense,
+    )

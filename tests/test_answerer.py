@@ -275,6 +275,40 @@ def test_an_answer_overlooked_among_passages_is_read_in_the_first_passage_alone(
     assert "thirty" not in a.answer
 
 
+def test_the_passage_the_words_match_best_is_read_alone_when_the_first_gives_nothing(answerer: Answerer) -> None:
+    from qa import HybridRetriever
+
+    class DenseAstray(HybridRetriever):
+        """Fusion that ranks the answering passage last, as MiniLM does for some terse queries."""
+
+        def retrieve(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            return super().retrieve(*args, **kwargs)[::-1]
+
+    def ask(*replies: str, **config: bool) -> tuple[Scripted, Answer]:
+        gen = Scripted(*replies)
+        retriever = DenseAstray(answerer.store, answerer.config)
+        settings = answerer.config.model_copy(update=config)
+        fresh = Answerer(answerer.store, settings, retriever=retriever, generators={"local": gen})
+        return gen, fresh.ask(
+            "How much notice must a Party give to withdraw from the Treaty on Widgets?", backend="local"
+        )
+
+    gen, a = ask("NOT FOUND", "2003 [1]", "ninety days notice [1]")
+    assert len(gen.chats) == 3 and gen.chats[2][-1]["content"].count("\n[") == 1  # read alone
+    assert "ninety days" in gen.chats[2][-1]["content"] and "ninety days" not in gen.chats[1][-1]["content"]
+    assert gen.bans[2] == ("Yes", "No")  # the question asks for a fact
+    assert not a.abstained and a.answer.startswith("ninety days notice [1]")
+    assert "ninety days" in a.citations[0].quote and a.citations[0].source == "widget-treaty.md"
+    # Its answer must stand in that passage too; else the path before it decides (here the extractive fallback).
+    gen, a = ask("NOT FOUND", "2003 [1]", "thirty days notice [1]")
+    assert len(gen.chats) == 3 and a.fallback and "thirty" not in a.answer
+    # Not read when the first passage alone gave an answer it holds, nor when switched off.
+    gen, a = ask("NOT FOUND", "Oslo [1]", "ninety days notice [1]")
+    assert "Oslo" in gen.chats[1][-1]["content"] and len(gen.chats) == 2
+    gen, a = ask("NOT FOUND", "2003 [1]", "ninety days notice [1]", reread_lexical=False)
+    assert len(gen.chats) == 2 and a.fallback
+
+
 def test_the_stream_says_when_the_model_reads_again_so_its_first_reply_is_not_shown_as_the_answer(
     answerer: Answerer, fake_settings
 ) -> None:  # type: ignore[no-untyped-def]

@@ -107,6 +107,16 @@ def test_a_keyword_query_read_as_a_claim_by_the_second_read_gets_the_fact(corpus
     assert a.citations[0].source == "treaty-on-open-skies-1992.md" and "72 hours" in a.citations[0].quote
 
 
+def test_a_terse_query_the_dense_search_misreads_is_answered_from_bm25s_best_passage(corpus_answerer) -> None:  # type: ignore[no-untyped-def]
+    # "leave" is not the treaty's "withdraw": the dense search ranks the withdrawal article far down,
+    # the model finds nothing in the eight passages nor in the first alone. BM25's first passage
+    # is that article; read alone, it gives the notice (refused before).
+    a = corpus_answerer.ask("notice needed to leave open skies treaty")
+    assert not a.abstained and "six months" in a.answer.split(" — ")[0].lower()
+    c = a.citations[0]
+    assert c.source == "treaty-on-open-skies-1992.md" and "withdraw" in c.quote and "six months" in c.quote
+
+
 def test_ask_json_is_one_object_with_the_documented_keys(
     corpus_store, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]
