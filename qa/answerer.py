@@ -246,8 +246,9 @@ class Answerer:
                         yield Status(text=ASKING_FOR_THE_FACT)
                         reading = self._reread(gen, part, for_the_fact=True) or reading
                     if self.config.reread_lexical and not self._holds(part, reading):
-                        yield Status(text=READING_LEXICAL)
-                        reading = self._read_lexical(gen, part) or reading
+                        if (other := self._other_lexical(part)) is not None:
+                            yield Status(text=READING_LEXICAL)
+                            reading = self._read_lexical(gen, part, other) or reading
                 read.append((yield from self._ground(part, reading, gen)))
             fallback = any(r.fallback for r in read)
             if not notice and any(r.fallback or r.reason == "ungrounded" for r in read):
@@ -375,14 +376,19 @@ class Answerer:
             return True
         return reading.found and ground(reading.answer, part.question, [_sanitized(part.passages[0])]) is not None
 
-    def _read_lexical(self, gen: Generator, part: _Part) -> Reading | None:
-        """The first passage read alone gave nothing it holds: read BM25's best passage alone,
-        unless it is that first passage. A terse query's words can pick the answering passage
-        that the dense search ranks far down. Its answer counts only if that passage holds it;
-        the passage then joins the part's passages (if fusion left it out), so it can be cited."""
+    @staticmethod
+    def _other_lexical(part: _Part) -> Passage | None:
+        """BM25's best passage, unless it is the first passage, just read (a snippet may be stored twice)."""
         lexical, first = part.lexical(), part.passages[0]
         if lexical is None or lexical.id == first.id or lexical.text.split() == first.text.split():
-            return None  # the passage just read (a snippet may be stored twice)
+            return None
+        return lexical
+
+    def _read_lexical(self, gen: Generator, part: _Part, lexical: Passage) -> Reading | None:
+        """The first passage read alone gave nothing it holds: read BM25's best passage alone.
+        A terse query's words can pick the answering passage that the dense search ranks far
+        down. Its answer counts only if that passage holds it; the passage then joins the part's
+        passages (if fusion left it out), so it can be cited."""
         reading = self._read_alone(gen, part.question, lexical, ban=YES_NO_WORDS)  # the question asks a fact
         log.info("the passage BM25 ranks first, read alone for %r: %r", part.question, reading)
         if not reading.found or ground(reading.answer, part.question, [_sanitized(lexical)]) is None:
