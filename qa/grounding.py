@@ -8,6 +8,7 @@ becomes the citation's quote, with its offsets."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -166,7 +167,9 @@ def complete_date(answer: str, quote: str, doc_date: str = "") -> str:
     better: list[tuple[int, str]] = []  # (precision, text)
     for _, _, other in find_dates(quote):
         text2, date2 = parse_date(other, doc_date)
-        if year.group(0) not in other or (month and _month_of(other) != month):
+        if not _same_year(year.group(0), other, date2) or (
+            month and (date2.month if date2 else _month_of(other)) != month
+        ):
             continue
         if date2 is not None:
             better.append((2, text2))
@@ -205,7 +208,7 @@ def sharpen_year(answer: str, question: str, passages: list[Passage], where: Gro
                 continue
             for _, _, expr in find_dates(text):
                 full, date = parse_date(expr, p.date)  # no date: a month and year, 'December 2015'
-                if year in expr and expr.strip() != year and (date is None or str(date.year) == year):
+                if _same_year(year, expr, date) and expr.strip() != year and (date is None or str(date.year) == year):
                     best = (key, full, Grounding(i, s, e, text))
                     break
     if best is None:
@@ -240,6 +243,12 @@ def as_written(answer: str, quote: str) -> str:
     if m is None and len(plain := fold(quote)) == len(quote):  # "Pogacar" is shown as written: "Pogačar"
         m = re.search(rf"(?<!\w){re.escape(fold(answer))}(?!\w)", plain, re.I)
     return quote[m.start() : m.end()] if m else answer
+
+
+def _same_year(year: str, expr: str, date: dt.date | None) -> bool:
+    """Does a date expression name this year, in digits or, as treaties date themselves, in
+    words ('the nineteenth day of November one thousand nine hundred and ninety')?"""
+    return year in expr or (date is not None and str(date.year) == year)
 
 
 def _month_of(expr: str) -> int:

@@ -539,6 +539,16 @@ def test_a_cited_section_number_is_a_name_but_other_numbers_are_not() -> None:
         ("from February 2", "They exit the treaty from February 2.", "2019-01-16", "from February 2, 2019"),
         ("2020", "In early 2020, the remaster was released.", "", "2020"),
         ("May 2021", "They met on June 16, 2021.", "", "May 2021"),  # another month: not this date
+        # A treaty dates itself in words: its year is the digits' year all the same.
+        (
+            "Oslo, 1990",
+            "DONE at Oslo, this ninth day of May one thousand nine hundred and ninety.",
+            "",
+            "Oslo, 9 May 1990",
+        ),
+        ("May 1990", "DONE this ninth day of May one thousand nine hundred and ninety.", "", "9 May 1990"),
+        ("June 1990", "DONE this ninth day of May one thousand nine hundred and ninety.", "", "June 1990"),
+        ("1991", "DONE this ninth day of May one thousand nine hundred and ninety.", "", "1991"),
     ],
 )
 def test_a_date_answer_is_as_precise_as_its_evidence(answer: str, quote: str, doc_date: str, expected: str) -> None:
@@ -635,6 +645,12 @@ def test_a_bare_year_takes_the_full_date_another_passage_gives_the_same_event() 
     ]
     assert sharpened(snippets) == ("March 3, 2024", 1)
     assert sharpened(["The Lakeside Library is a 2024 landmark. A ferry pier was built on May 5, 2024."]) is None
+    # A treaty dates itself in words.
+    treaty = [
+        "The Lakeside Library opened in 2024.",
+        "The Lakeside Library was opened this third day of March two thousand and twenty-four.",
+    ]
+    assert sharpened(treaty) == ("3 March 2024", 1)
 
 
 def test_a_sentence_about_another_year_does_not_answer_a_question_about_this_one() -> None:
