@@ -97,6 +97,14 @@ def test_two_questions_joined_by_and_are_split_by_the_model_and_each_cited(corpu
     assert all("1987" in c.quote and "1988" in c.quote for c in a.citations)
 
 
+def test_a_year_read_in_a_treatys_date_in_words_is_completed_to_the_day(corpus_answerer) -> None:  # type: ignore[no-untyped-def]
+    # The model reads "Paris, 1990" in "DONE at Paris, this nineteenth day of November one thousand
+    # nine hundred and ninety"; the year in words is the same year, so the day is added from the quote.
+    a = corpus_answerer.ask("cfe signed where & when")
+    assert "Paris, 19 November 1990 [1]" in a.answer.split(" — ")[0]
+    assert a.citations[0].source == "cfe-treaty-1990.md" and "nineteenth day of November" in a.citations[0].quote
+
+
 def test_a_keyword_query_read_as_a_claim_by_the_second_read_gets_the_fact(corpus_answerer) -> None:  # type: ignore[no-untyped-def]
     # A question of the shared dev set typed as keywords: the model replies NOT FOUND, then, shown the
     # first passage alone, "Yes [1]"; read once more with Yes and No banned, the figure (refused before).
