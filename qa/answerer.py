@@ -41,7 +41,7 @@ from .grounding import (
 )
 from .question import QuestionInfo, analyze, define_term, definition_pattern, joined, split_parts
 from .reader import Reader, Reading, asking, parse
-from .retrieval import HybridRetriever, Retriever
+from .retrieval import HybridRetriever, Retriever, text_key
 from .rewrite import main_entity, needs_rewrite, rewrite, split_chat, split_question
 from .text import WORD, tokens
 from .types import Answer, Citation, Filters, Passage, Status
@@ -380,7 +380,7 @@ class Answerer:
     def _other_lexical(part: _Part) -> Passage | None:
         """BM25's best passage, unless it is the first passage, just read (a snippet may be stored twice)."""
         lexical, first = part.lexical(), part.passages[0]
-        if lexical is None or lexical.id == first.id or lexical.text.split() == first.text.split():
+        if lexical is None or lexical.id == first.id or text_key(lexical.text) == text_key(first.text):
             return None
         return lexical
 

@@ -208,7 +208,7 @@ def sharpen_year(answer: str, question: str, passages: list[Passage], where: Gro
                 continue
             for _, _, expr in find_dates(text):
                 full, date = parse_date(expr, p.date)  # no date: a month and year, 'December 2015'
-                if _same_year(year, expr, date) and expr.strip() != year and (date is None or str(date.year) == year):
+                if _same_year(year, expr, date) and expr.strip() != year:
                     best = (key, full, Grounding(i, s, e, text))
                     break
     if best is None:
@@ -246,9 +246,10 @@ def as_written(answer: str, quote: str) -> str:
 
 
 def _same_year(year: str, expr: str, date: dt.date | None) -> bool:
-    """Does a date expression name this year, in digits or, as treaties date themselves, in
-    words ('the nineteenth day of November one thousand nine hundred and ninety')?"""
-    return year in expr or (date is not None and str(date.year) == year)
+    """Does a date expression name this year? Its parsed year when it parses, which reads a year
+    in words as treaties date themselves ('the nineteenth day of November one thousand nine
+    hundred and ninety'); else its digits ('December 2015')."""
+    return str(date.year) == year if date is not None else year in expr
 
 
 def _month_of(expr: str) -> int:

@@ -28,7 +28,7 @@ def _top(scores: np.ndarray, k: int) -> np.ndarray:
     return order[scores[order] > 0]
 
 
-def _text_key(text: str) -> str:
+def text_key(text: str) -> str:
     """Whitespace-blind identity of a passage's text: the same snippet stored twice is one passage."""
     return " ".join(text.split())
 
@@ -195,10 +195,10 @@ class HybridRetriever:
             if row is None:  # written after the lexical index was built
                 continue
             rows[cid] = read.get(cid) or self.index.chunk(row)
-            text_key = _text_key(rows[cid][1])
-            if text_key in seen_text:
+            key = text_key(rows[cid][1])
+            if key in seen_text:
                 continue
-            seen_text.add(text_key)
+            seen_text.add(key)
             doc = rows[cid][2].doc_id
             if per_doc.get(doc, 0) >= self.config.per_source:
                 skipped.append(cid)
@@ -225,7 +225,7 @@ class HybridRetriever:
         if not chosen or not siblings:
             return []
         doc = rows[chosen[0]][2].doc_id
-        taken = {_text_key(rows[cid][1]) for cid in chosen}  # per_source's skipped ones are welcome
+        taken = {text_key(rows[cid][1]) for cid in chosen}  # per_source's skipped ones are welcome
         extra: list[str] = []
         for cid in ranked:
             if len(extra) >= siblings:
@@ -234,9 +234,9 @@ class HybridRetriever:
             if cid in chosen or row is None or self.index.docs[self.index.doc_of[row]].doc_id != doc:
                 continue
             rows[cid] = rows.get(cid) or read.get(cid) or self.index.chunk(row)
-            text_key = _text_key(rows[cid][1])
-            if text_key not in taken:
-                taken.add(text_key)
+            key = text_key(rows[cid][1])
+            if key not in taken:
+                taken.add(key)
                 extra.append(cid)
         return extra
 
