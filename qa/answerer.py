@@ -56,6 +56,7 @@ YES_NO_WORDS = ("Yes", "No")  # a bare one answers no fact; banned when the fact
 # What the chat shows while the model is asked again (its first reply will not be the answer).
 READING_AGAIN = "Not found among the passages at first; reading the best one on its own…"
 READING_LEXICAL = "Not found in it either; reading the passage that matches the question's words best…"
+READING_UNGROUNDED = "That answer is not in the passages; reading the passage that matches the question's words best…"
 # Shown while a streamed Yes/No is weighed (it may turn): the words so far are not yet the answer.
 WEIGHING_YES_NO = "Checking whether the passages tip the answer to Yes or No…"
 COPYING = "Checking the answer against the passage's own words…"
@@ -239,7 +240,8 @@ class Answerer:
                 if self._bare_yesno(part, reading):
                     yield Status(text=ASKING_FOR_THE_FACT)
                     reading = self._ask_for_the_fact(gen, part)
-                if reading is not None and not reading.found and self.config.reread:
+                refused = reading is not None and not reading.found  # NOT FOUND: read alone, as below
+                if reading is not None and refused and self.config.reread:
                     yield Status(text=READING_AGAIN)
                     reading = self._reread(gen, part) or reading
                     if self._bare_yesno(part, reading):  # read alone, the passage is a claim to confirm
@@ -249,7 +251,15 @@ class Answerer:
                         if (other := self._other_lexical(part)) is not None:
                             yield Status(text=READING_LEXICAL)
                             reading = self._read_lexical(gen, part, other) or reading
-                read.append((yield from self._ground(part, reading, gen)))
+                done = yield from self._ground(part, reading, gen)
+                # An answer that stands in no passage: BM25's best passage, read alone, may hold the fact.
+                fact = part.info.kind != "yesno"
+                if done.reason == "ungrounded" and fact and not refused and self.config.reread_lexical:
+                    if (lexical := part.lexical()) is not None:
+                        yield Status(text=READING_UNGROUNDED)
+                        if (again := self._read_lexical(gen, part, lexical)) is not None:
+                            done = yield from self._ground(part, again, gen)
+                read.append(done)
             fallback = any(r.fallback for r in read)
             if not notice and any(r.fallback or r.reason == "ungrounded" for r in read):
                 shown = "extractive answer shown" if fallback else "no answer shown"

@@ -275,23 +275,25 @@ def test_an_answer_overlooked_among_passages_is_read_in_the_first_passage_alone(
     assert "thirty" not in a.answer
 
 
-def test_the_passage_the_words_match_best_is_read_alone_when_the_first_gives_nothing(answerer: Answerer) -> None:
+def astray(answerer: Answerer, *replies: str, **config: float) -> tuple[Scripted, Answer]:
+    """Ask the widget treaty's notice question with fusion ranking the answering passage last,
+    as MiniLM does for some terse queries (BM25 still ranks it first)."""
     from qa import HybridRetriever
 
     class DenseAstray(HybridRetriever):
-        """Fusion that ranks the answering passage last, as MiniLM does for some terse queries."""
-
         def retrieve(self, *args, **kwargs):  # type: ignore[no-untyped-def]
             return super().retrieve(*args, **kwargs)[::-1]
 
+    gen = Scripted(*replies)
+    retriever = DenseAstray(answerer.store, answerer.config)
+    settings = answerer.config.model_copy(update=config)
+    fresh = Answerer(answerer.store, settings, retriever=retriever, generators={"local": gen})
+    return gen, fresh.ask("How much notice must a Party give to withdraw from the Treaty on Widgets?", backend="local")
+
+
+def test_the_passage_the_words_match_best_is_read_alone_when_the_first_gives_nothing(answerer: Answerer) -> None:
     def ask(*replies: str, **config: bool) -> tuple[Scripted, Answer]:
-        gen = Scripted(*replies)
-        retriever = DenseAstray(answerer.store, answerer.config)
-        settings = answerer.config.model_copy(update=config)
-        fresh = Answerer(answerer.store, settings, retriever=retriever, generators={"local": gen})
-        return gen, fresh.ask(
-            "How much notice must a Party give to withdraw from the Treaty on Widgets?", backend="local"
-        )
+        return astray(answerer, *replies, **config)
 
     gen, a = ask("NOT FOUND", "2003 [1]", "ninety days notice [1]")
     assert len(gen.chats) == 3 and gen.chats[2][-1]["content"].count("\n[") == 1  # read alone
@@ -307,6 +309,22 @@ def test_the_passage_the_words_match_best_is_read_alone_when_the_first_gives_not
     assert "Oslo" in gen.chats[1][-1]["content"] and len(gen.chats) == 2
     gen, a = ask("NOT FOUND", "2003 [1]", "ninety days notice [1]", reread_lexical=False)
     assert len(gen.chats) == 2 and a.fallback
+
+
+def test_an_answer_no_passage_holds_sends_the_model_to_the_passage_the_words_match_best(answerer: Answerer) -> None:
+    # "forty days" stands in no passage, nor in the sentence the copy step shows ("NOT FOUND"), and
+    # the extractive fallback is held back by its threshold.
+    first = ("forty days [1]", "NOT FOUND")
+    gen, a = astray(answerer, *first, "ninety days notice [1]", extractive_threshold=1.1)
+    alone, reads = gen.chats[-1][-1]["content"], len(gen.chats)
+    assert alone.count("\n[") == 1 and "ninety days" in alone and gen.bans[-1] == ("Yes", "No")
+    assert not a.abstained and a.answer.startswith("ninety days notice [1]")
+    assert "ninety days" in a.citations[0].quote and a.citations[0].source == "widget-treaty.md"
+    # That read's answer must stand in its passage too; else the refusal stands. Switched off, it is not read.
+    gen, a = astray(answerer, *first, "thirty days notice [1]", extractive_threshold=1.1)
+    assert a.abstained and len(gen.chats) == reads
+    gen, a = astray(answerer, *first, "ninety days notice [1]", extractive_threshold=1.1, reread_lexical=False)
+    assert a.abstained and len(gen.chats) == reads - 1
 
 
 def test_the_stream_says_when_the_model_reads_again_so_its_first_reply_is_not_shown_as_the_answer(

@@ -125,6 +125,15 @@ def test_a_terse_query_the_dense_search_misreads_is_answered_from_bm25s_best_pas
     assert c.source == "treaty-on-open-skies-1992.md" and "withdraw" in c.quote and "six months" in c.quote
 
 
+def test_an_answer_that_grounds_nowhere_is_read_again_in_bm25s_best_passage(corpus_answerer) -> None:  # type: ignore[no-untyped-def]
+    # "OSCC" is written nowhere: the model's first answer over the eight passages stands in none of
+    # them (refused before). BM25's first passage, read alone, is the Commission's article.
+    a = corpus_answerer.ask("oscc uses facilities of which centre")
+    assert not a.abstained and "conflict prevention centre" in a.answer.split(" — ")[0].lower()
+    c = a.citations[0]
+    assert c.source == "treaty-on-open-skies-1992.md" and "facilities" in c.quote
+
+
 def test_ask_json_is_one_object_with_the_documented_keys(
     corpus_store, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]
