@@ -275,7 +275,7 @@ def test_an_answer_overlooked_among_passages_is_read_in_the_first_passage_alone(
     assert "thirty" not in a.answer
 
 
-def astray(answerer: Answerer, *replies: str, **config: float) -> tuple[Scripted, Answer]:
+def astray(answerer: Answerer, *replies: str, **config: float | bool) -> tuple[Scripted, Answer]:
     """Ask the widget treaty's notice question with fusion ranking the answering passage last,
     as MiniLM does for some terse queries (BM25 still ranks it first)."""
     from qa import HybridRetriever
@@ -292,22 +292,19 @@ def astray(answerer: Answerer, *replies: str, **config: float) -> tuple[Scripted
 
 
 def test_the_passage_the_words_match_best_is_read_alone_when_the_first_gives_nothing(answerer: Answerer) -> None:
-    def ask(*replies: str, **config: bool) -> tuple[Scripted, Answer]:
-        return astray(answerer, *replies, **config)
-
-    gen, a = ask("NOT FOUND", "2003 [1]", "ninety days notice [1]")
+    gen, a = astray(answerer, "NOT FOUND", "2003 [1]", "ninety days notice [1]")
     assert len(gen.chats) == 3 and gen.chats[2][-1]["content"].count("\n[") == 1  # read alone
     assert "ninety days" in gen.chats[2][-1]["content"] and "ninety days" not in gen.chats[1][-1]["content"]
     assert gen.bans[2] == ("Yes", "No")  # the question asks for a fact
     assert not a.abstained and a.answer.startswith("ninety days notice [1]")
     assert "ninety days" in a.citations[0].quote and a.citations[0].source == "widget-treaty.md"
     # Its answer must stand in that passage too; else the path before it decides (here the extractive fallback).
-    gen, a = ask("NOT FOUND", "2003 [1]", "thirty days notice [1]")
+    gen, a = astray(answerer, "NOT FOUND", "2003 [1]", "thirty days notice [1]")
     assert len(gen.chats) == 3 and a.fallback and "thirty" not in a.answer
     # Not read when the first passage alone gave an answer it holds, nor when switched off.
-    gen, a = ask("NOT FOUND", "Oslo [1]", "ninety days notice [1]")
+    gen, a = astray(answerer, "NOT FOUND", "Oslo [1]", "ninety days notice [1]")
     assert "Oslo" in gen.chats[1][-1]["content"] and len(gen.chats) == 2
-    gen, a = ask("NOT FOUND", "2003 [1]", "ninety days notice [1]", reread_lexical=False)
+    gen, a = astray(answerer, "NOT FOUND", "2003 [1]", "ninety days notice [1]", reread_lexical=False)
     assert len(gen.chats) == 2 and a.fallback
 
 
