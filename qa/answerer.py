@@ -240,8 +240,8 @@ class Answerer:
                 if self._bare_yesno(part, reading):
                     yield Status(text=ASKING_FOR_THE_FACT)
                     reading = self._ask_for_the_fact(gen, part)
-                refused = reading is not None and not reading.found  # NOT FOUND: read alone, as below
-                if reading is not None and refused and self.config.reread:
+                answered = reading is not None and reading.found  # the model gave an answer (not NOT FOUND, not down)
+                if reading is not None and not reading.found and self.config.reread:
                     yield Status(text=READING_AGAIN)
                     reading = self._reread(gen, part) or reading
                     if self._bare_yesno(part, reading):  # read alone, the passage is a claim to confirm
@@ -254,7 +254,7 @@ class Answerer:
                 done = yield from self._ground(part, reading, gen)
                 # An answer that stands in no passage: BM25's best passage, read alone, may hold the fact.
                 fact = part.info.kind != "yesno"
-                if done.reason == "ungrounded" and fact and not refused and self.config.reread_lexical:
+                if done.reason == "ungrounded" and fact and answered and self.config.reread_lexical:
                     if (lexical := part.lexical()) is not None:
                         yield Status(text=READING_UNGROUNDED)
                         if (again := self._read_lexical(gen, part, lexical)) is not None:
