@@ -93,6 +93,7 @@ ABLATIONS: dict[str, Callable[[], AbstractContextManager[Any]]] = {
     "no third read of BM25's best passage after the second finds nothing": lambda: _config(reread_lexical=False),
     "second read may reply NOT FOUND": lambda: _config(reread_must_answer=False),
     "answers read in a sentence about another year accepted": lambda: _config(year_check=False),
+    "other treaties read for a question that names one by acronym": lambda: _config(named_treaty_only=False),
     "bare-year answers not sharpened from other passages": lambda: mock.patch(
         "qa.answerer.sharpen_year", lambda *args: None
     ),

@@ -25,7 +25,7 @@ def support(question: str, passage: Passage, index: LexicalIndex, fact: bool = F
         return 1.0
     weights = [index.idf(t) for t in terms]
     total = sum(weights) or 1.0
-    doc_id = passage.id.rsplit("-", 2)[0]
+    doc_id = passage.doc_id
     # An acronym the question uses for this document's title ('CFE') is covered by the title.
     titled = {a for a, docs in index.acronym_titles(question).items() if doc_id in docs}
     asked = set(re.findall(r"\b[A-Z]{3,6}\b", question)) & index.acronyms  # words only ever written in capitals

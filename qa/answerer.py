@@ -555,19 +555,37 @@ class Answerer:
             passages = self.retriever.retrieve(
                 query, k or self.config.k, filters, qvec, pattern, siblings=self.config.siblings
             )
+        other = self._other_treaty(question, passages)
+        passages = [p for p in passages if not other(p)]
         vector = qvec if query == question else None
         searched = narrowed if searched_in else filters
+
+        def lexical() -> Passage | None:
+            best = self.retriever.lexical_best(query, searched)
+            return None if best is None or other(best) else best
+
         return _Part(
             question,
             info,
             passages,
             qvec,
             lambda: self.extractive.candidates(info, passages, vector),
-            lambda: self.retriever.lexical_best(query, searched),
+            lexical,
             self.config.extractive_threshold,
             extra,
             searched_in,
         )
+
+    def _other_treaty(self, question: str, passages: list[Passage]) -> Callable[[Passage], bool]:
+        """Which passages belong to a treaty other than the one the question names by acronym.
+        "cfe withdrawal notice days" asks about the CFE Treaty's text: Open Skies' clause on the
+        same matter ("30 days" to convene a conference) grounds, but answers another treaty.
+        News and statutes about the named treaty stay. Nothing is left out unless a passage of
+        the named treaty is among them (the acronym may name something else)."""
+        named = {d for docs in self.retriever.index.acronym_titles(question).values() for d in docs}
+        if not (self.config.named_treaty_only and any(p.doc_type == "treaty" and p.doc_id in named for p in passages)):
+            return lambda p: False
+        return lambda p: p.doc_type == "treaty" and p.doc_id not in named
 
     def _carry_over(self, parts: list[_Part], filters: Filters | None, k: int | None) -> list[_Part]:
         """'..., and where was that treaty signed?': search the later part with the entity

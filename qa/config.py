@@ -74,6 +74,10 @@ class QAConfig(BaseSettings):
         True,
         description="Decide a yes/no reply by how much more the model leans to Yes than it does for a content-free question over the same passages.",
     )
+    named_treaty_only: bool = Field(
+        True,
+        description="A question that names a treaty by an acronym its text never writes ('cfe', 'npt') is not read in another treaty's passages; news and statutes stay.",
+    )
     split_with_model: bool = Field(
         True,
         description="A question with a joining word or sign that the rules keep whole is split by the model when it asks for two things.",

@@ -186,7 +186,7 @@ class ExtractiveReader:
         follow = [follow[i] for i in sorted(keep)]
         svecs = self.vectors([own for own, _, _ in contexts])
         dense = svecs @ qvec
-        doc_ids = {p.id: p.id.rsplit("-", 2)[0] for p in passages}
+        doc_ids = {p.id: p.doc_id for p in passages}
         vocab_cache: dict[str, set[str]] = {}
         ent_cache: dict[str, float] = {}
         acro_cache: dict[str, set[str]] = {}

@@ -37,6 +37,11 @@ class Passage(BaseModel):
     score: float = Field(description="Fused retrieval score (higher is better).")
     dense: float = Field(0.0, description="Cosine similarity to the question.")
 
+    @property
+    def doc_id(self) -> str:
+        """The id of the passage's document (a chunk id is '<document>-<version>-<number>')."""
+        return self.id.rsplit("-", 2)[0]
+
 
 class Citation(BaseModel):
     """What an inline marker [n] points at: a document, its section and the exact quote."""

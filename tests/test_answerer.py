@@ -642,6 +642,37 @@ def test_the_top_documents_next_passages_are_added_beyond_k(fake_settings, tmp_p
         assert with_siblings[2:] == [h for h in ranking if h.startswith(top_doc) and h not in base][:3]
 
 
+def test_a_question_that_names_a_treaty_by_acronym_is_not_read_in_another_treaty(fake_settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """'CWE withdrawal notice days': another treaty's clause on withdrawal (a conference within
+    30 days) grounds, but answers about the wrong treaty. The reader is shown the named treaty
+    and the news about it; a question that names no treaty, or the setting off, shows all."""
+    corpus = tmp_path / "corpus"
+    texts = {
+        "treaties/cwe.md": "# Treaty on Conventional Widgets in Europe\n\n### Article  XIX\n\n"
+        "1. A State Party intending to withdraw shall give notice at least 150 days prior to its withdrawal.\n",
+        "treaties/gadgets.md": "# Treaty on Open Gadgets\n\n### Article  XV\n\n"
+        "1. On a notice of withdrawal, the Depositaries shall convene a conference within 30 days.\n",
+        "news/2020-01-02-widgets.txt": " date 2020-01-02 Widget treaty withdrawal looms\n\n"
+        "Ministers said a notice of withdrawal from the widget treaty was days away.\n",
+    }
+    for name, text in texts.items():
+        (corpus / name).parent.mkdir(parents=True, exist_ok=True)
+        (corpus / name).write_text(text)
+    store = build_store(fake_settings)
+    Ingestor(store, fake_settings.ingest, fake_settings.store.data_dir, progress=False).run([corpus])
+
+    def shown(question: str, **config: bool) -> str:
+        answerer = Answerer(store, fake_settings.qa.model_copy(update=config))
+        gen = with_model(answerer, "NOT FOUND")
+        answerer.ask(question, backend="local")
+        return gen.chats[0][-1]["content"]
+
+    named = shown("CWE withdrawal notice days")
+    assert "150 days" in named and "Ministers" in named and "30 days" not in named
+    assert "30 days" in shown("withdrawal notice days")
+    assert "30 days" in shown("CWE withdrawal notice days", named_treaty_only=False)
+
+
 def test_an_ungrounded_answer_without_a_typed_fallback_is_refused_not_quoted(answerer: Answerer) -> None:
     question = "What does Article II of the Treaty on Widgets say about duration?"
     quote = answerer.ask(question)  # the extractive reader alone: its best sentence, no typed span

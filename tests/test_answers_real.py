@@ -134,6 +134,15 @@ def test_an_answer_that_grounds_nowhere_is_read_again_in_bm25s_best_passage(corp
     assert c.source == "treaty-on-open-skies-1992.md" and "facilities" in c.quote
 
 
+def test_a_treaty_named_by_acronym_is_answered_from_its_own_text(corpus_answerer) -> None:  # type: ignore[no-untyped-def]
+    # Open Skies' clause on a withdrawal ("a conference ... no less than 30 days ...") was read
+    # for the CFE Treaty's notice (wrong, and grounded); only the CFE Treaty's text is shown now.
+    a = corpus_answerer.ask("cfe withdrawal notice days")
+    assert not a.abstained and "150" in a.answer.split(" — ")[0]
+    assert a.citations[0].source == "cfe-treaty-1990.md" and "150 days" in a.citations[0].quote
+    assert all(p.file_name != "treaty-on-open-skies-1992.md" for p in a.passages)
+
+
 def test_ask_json_is_one_object_with_the_documented_keys(
     corpus_store, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]
