@@ -100,7 +100,15 @@ def test_two_questions_joined_by_and_are_split_by_the_model_and_each_cited(corpu
 def test_a_year_read_in_a_treatys_date_in_words_is_completed_to_the_day(corpus_answerer) -> None:  # type: ignore[no-untyped-def]
     # The model reads "Paris, 1990" in "DONE at Paris, this nineteenth day of November one thousand
     # nine hundred and ninety"; the year in words is the same year, so the day is added from the quote.
-    a = corpus_answerer.ask("cfe signed where & when")
+    # (Shown the CFE Treaty alone, the default since, the model replies "Paris, France" and the copy
+    # step gives the date instead; the other treaties keep the prompt this step was written for.)
+    from qa import Answerer
+
+    config = corpus_answerer.config.model_copy(update={"named_treaty_only": False})
+    answerer = Answerer(
+        corpus_answerer.store, config, corpus_answerer.retriever, {"local": corpus_answerer.generator("local")}
+    )
+    a = answerer.ask("cfe signed where & when")
     assert "Paris, 19 November 1990 [1]" in a.answer.split(" — ")[0]
     assert a.citations[0].source == "cfe-treaty-1990.md" and "nineteenth day of November" in a.citations[0].quote
 
