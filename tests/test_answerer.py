@@ -408,12 +408,12 @@ def test_failing_backend_falls_back_with_notice(answerer: Answerer) -> None:
             raise ConnectionError("server down")
             yield ""
 
-    answerer._generators["local"] = Down("")
-    a = answerer.ask("When will the Example Accord enter into force?", backend="local")
+    down = Answerer(answerer.store, answerer.config, generators={"local": Down("")})
+    a = down.ask("When will the Example Accord enter into force?", backend="local")
     assert a.fallback and "failed" in a.notice and "April 6, 2019" in a.answer
     # With no extractive answer to fall back on, it refuses; the down server is not asked again.
-    held = Answerer(answerer.store, answerer.config.model_copy(update={"extractive_threshold": 1.1}))
-    held._generators["local"] = Down("")
+    config = answerer.config.model_copy(update={"extractive_threshold": 1.1})
+    held = Answerer(answerer.store, config, generators={"local": Down("")})
     a = held.ask("When will the Example Accord enter into force?", backend="local")
     assert a.abstained and "failed" in a.notice
 
