@@ -43,7 +43,7 @@ from .question import QuestionInfo, analyze, define_term, definition_pattern, jo
 from .reader import Reader, Reading, asking, parse
 from .retrieval import HybridRetriever, Retriever, text_key
 from .rewrite import main_entity, needs_rewrite, rewrite, split_chat, split_question
-from .text import WORD, tokens
+from .text import WORD, stem, tokens
 from .types import Answer, Citation, Filters, Passage, Status
 from .vectors import SentenceVectors
 
@@ -581,11 +581,29 @@ class Answerer:
         "cfe withdrawal notice days" asks about the CFE Treaty's text: Open Skies' clause on the
         same matter ("30 days" to convene a conference) grounds, but answers another treaty.
         News and statutes about the named treaty stay. Nothing is left out unless a passage of
-        the named treaty is among them (the acronym may name something else)."""
-        named = {d for docs in self.retriever.index.acronym_titles(question).values() for d in docs}
-        if not (self.config.named_treaty_only and any(p.doc_type == "treaty" and p.doc_id in named for p in passages)):
-            return lambda p: False
-        return lambda p: p.doc_type == "treaty" and p.doc_id not in named
+        the named treaty is among them (the acronym may name something else). A treaty the
+        documents name but hold no text of ("inf treaty enter force": "the INF Treaty" in a
+        statute) is not in any treaty text that never writes its acronym (the CFE Treaty's
+        own entry into force), if passages other than those remain."""
+        if not self.config.named_treaty_only:
+            return _never
+        index = self.retriever.index
+        titled = index.acronym_titles(question)
+        named = {d for docs in titled.values() for d in docs}
+        if any(p.doc_type == "treaty" and p.doc_id in named for p in passages):
+            return lambda p: p.doc_type == "treaty" and p.doc_id not in named
+        textless = [
+            stem(a.lower())
+            for a in set(re.findall(r"\b[A-Z]{3,6}\b", question))
+            if a not in titled and a in index.acronyms and index.names_treaty(a)
+        ]
+        if not textless:
+            return _never
+
+        def other(p: Passage) -> bool:
+            return p.doc_type == "treaty" and not any(a in index.doc_vocab(p.doc_id) for a in textless)
+
+        return other if not all(other(p) for p in passages) else _never
 
     def _carry_over(self, parts: list[_Part], filters: Filters | None, k: int | None) -> list[_Part]:
         """'..., and where was that treaty signed?': search the later part with the entity
@@ -663,6 +681,10 @@ def _unsearchable(question: str, standalone: str, backend: str) -> Answer:
         backend=backend,
         notice=f"“{standalone}” names nothing to look for; ask the whole question (what it is about)",
     )
+
+
+def _never(passage: Passage) -> bool:
+    return False
 
 
 def _unique(passages: list[Passage]) -> list[Passage]:

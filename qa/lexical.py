@@ -221,6 +221,7 @@ class LexicalIndex:
         self._initials: dict[str, tuple[str, bool]] | None = None
         self._title_names: dict[str, str] | None = None  # 'new start' -> 'New Start', from the titles
         self._named_in_text: dict[str, bool] = {}
+        self._treaty_names: dict[str, bool] = {}
 
     def __len__(self) -> int:
         """Rows of live documents."""
@@ -452,6 +453,15 @@ class LexicalIndex:
             pattern = re.compile(rf"\b{re.escape(name)}\b")
             self._named_in_text[name] = any(pattern.search(self.chunk(int(row))[1]) for row in rows)
         return self._named_in_text[name]
+
+    def names_treaty(self, acronym: str) -> bool:
+        """Does some passage write the acronym as a treaty's name ("the INF Treaty")? Then it
+        names a treaty, whether or not the documents hold that treaty's text (cached)."""
+        if acronym not in self._treaty_names:
+            rows = np.flatnonzero(self.scores(acronym))[:WORD_ROWS]  # rows that write the acronym
+            pattern = re.compile(rf"\b{re.escape(acronym)}\s+Treaty\b")
+            self._treaty_names[acronym] = any(pattern.search(self.chunk(int(row))[1]) for row in rows)
+        return self._treaty_names[acronym]
 
     def _written_small(self, word: str) -> bool:
         """Do the documents write the word small ('café' or 'Café' for 'cafe')? Then it is that

@@ -673,6 +673,38 @@ def test_a_question_that_names_a_treaty_by_acronym_is_not_read_in_another_treaty
     assert "30 days" in shown("CWE withdrawal notice days", named_treaty_only=False)
 
 
+def test_a_treaty_named_without_its_text_is_not_read_in_other_treaties(fake_settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """'mrt treaty enter force': the documents name "the MRT Treaty" (in a statute) but hold no
+    text of it, so another treaty's own entry into force grounds but answers the wrong treaty.
+    That treaty's text, which never writes "MRT", is left out; a treaty text that does write it
+    stays, and so does everything for an acronym no passage writes as a treaty's name."""
+    corpus = tmp_path / "corpus"
+    texts = {
+        "treaties/gadgets.md": "# Treaty on Open Gadgets\n\n### Article  XVII\n\n"
+        "1. This Treaty shall enter into force 60 days after the deposit of ratifications.\n",
+        "treaties/gizmos.md": "# Treaty on Gizmos\n\n### Article  II\n\n"
+        "1. The parties recall that the MRT Treaty entered into force when ratified by both.\n",
+        "law/mrt.md": "# 99 U.S.C. 1 Findings\n\n(1) The MRT Treaty entered into force June 1, 1988, and"
+        " the MRTS verification regime entered into force later.\n",
+    }
+    for name, text in texts.items():
+        (corpus / name).parent.mkdir(parents=True, exist_ok=True)
+        (corpus / name).write_text(text)
+    store = build_store(fake_settings)
+    Ingestor(store, fake_settings.ingest, fake_settings.store.data_dir, progress=False).run([corpus])
+
+    def shown(question: str, **config: bool) -> str:
+        answerer = Answerer(store, fake_settings.qa.model_copy(update=config))
+        gen = with_model(answerer, "NOT FOUND")
+        answerer.ask(question, backend="local")
+        return gen.chats[0][-1]["content"]
+
+    named = shown("mrt treaty enter force")
+    assert "60 days" not in named and "June 1, 1988" in named and "recall" in named
+    assert "60 days" in shown("MRTS regime enter force")  # no passage writes "MRTS Treaty"
+    assert "60 days" in shown("MRT treaty enter force", named_treaty_only=False)
+
+
 def test_an_ungrounded_answer_without_a_typed_fallback_is_refused_not_quoted(answerer: Answerer) -> None:
     question = "What does Article II of the Treaty on Widgets say about duration?"
     quote = answerer.ask(question)  # the extractive reader alone: its best sentence, no typed span

@@ -151,6 +151,15 @@ def test_a_treaty_named_by_acronym_is_answered_from_its_own_text(corpus_answerer
     assert all(p.file_name != "treaty-on-open-skies-1992.md" for p in a.passages)
 
 
+def test_a_treaty_without_its_text_is_not_read_in_the_treaties_there_are(corpus_answerer) -> None:  # type: ignore[no-untyped-def]
+    # The corpus names "the INF Treaty" (statutes, news) but holds no text of it: a treaty text's
+    # own entry into force ("10 days after instruments of ratification ...") was read and refused.
+    a = corpus_answerer.ask("inf treaty enter force")
+    assert not a.abstained and "June 1, 1988" in a.answer.split(" — ")[0]
+    assert "June 1, 1988" in a.citations[0].quote
+    assert all(p.doc_type != "treaty" for p in a.passages)
+
+
 def test_ask_json_is_one_object_with_the_documented_keys(
     corpus_store, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]
