@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
@@ -642,19 +642,9 @@ def test_the_top_documents_next_passages_are_added_beyond_k(fake_settings, tmp_p
         assert with_siblings[2:] == [h for h in ranking if h.startswith(top_doc) and h not in base][:3]
 
 
-def test_a_question_that_names_a_treaty_by_acronym_is_not_read_in_another_treaty(fake_settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    """'CWE withdrawal notice days': another treaty's clause on withdrawal (a conference within
-    30 days) grounds, but answers about the wrong treaty. The reader is shown the named treaty
-    and the news about it; a question that names no treaty, or the setting off, shows all."""
+def _prompt_shown(fake_settings, tmp_path: Path, texts: dict[str, str]) -> Callable[..., str]:  # type: ignore[no-untyped-def]
+    """Ingest `texts` (path -> text) with the fakes; return question -> the reader's first prompt."""
     corpus = tmp_path / "corpus"
-    texts = {
-        "treaties/cwe.md": "# Treaty on Conventional Widgets in Europe\n\n### Article  XIX\n\n"
-        "1. A State Party intending to withdraw shall give notice at least 150 days prior to its withdrawal.\n",
-        "treaties/gadgets.md": "# Treaty on Open Gadgets\n\n### Article  XV\n\n"
-        "1. On a notice of withdrawal, the Depositaries shall convene a conference within 30 days.\n",
-        "news/2020-01-02-widgets.txt": " date 2020-01-02 Widget treaty withdrawal looms\n\n"
-        "Ministers said a notice of withdrawal from the widget treaty was days away.\n",
-    }
     for name, text in texts.items():
         (corpus / name).parent.mkdir(parents=True, exist_ok=True)
         (corpus / name).write_text(text)
@@ -666,6 +656,23 @@ def test_a_question_that_names_a_treaty_by_acronym_is_not_read_in_another_treaty
         gen = with_model(answerer, "NOT FOUND")
         answerer.ask(question, backend="local")
         return gen.chats[0][-1]["content"]
+
+    return shown
+
+
+def test_a_question_that_names_a_treaty_by_acronym_is_not_read_in_another_treaty(fake_settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """'CWE withdrawal notice days': another treaty's clause on withdrawal (a conference within
+    30 days) grounds, but answers about the wrong treaty. The reader is shown the named treaty
+    and the news about it; a question that names no treaty, or the setting off, shows all."""
+    texts = {
+        "treaties/cwe.md": "# Treaty on Conventional Widgets in Europe\n\n### Article  XIX\n\n"
+        "1. A State Party intending to withdraw shall give notice at least 150 days prior to its withdrawal.\n",
+        "treaties/gadgets.md": "# Treaty on Open Gadgets\n\n### Article  XV\n\n"
+        "1. On a notice of withdrawal, the Depositaries shall convene a conference within 30 days.\n",
+        "news/2020-01-02-widgets.txt": " date 2020-01-02 Widget treaty withdrawal looms\n\n"
+        "Ministers said a notice of withdrawal from the widget treaty was days away.\n",
+    }
+    shown = _prompt_shown(fake_settings, tmp_path, texts)
 
     named = shown("CWE withdrawal notice days")
     assert "150 days" in named and "Ministers" in named and "30 days" not in named
@@ -678,7 +685,6 @@ def test_a_treaty_named_without_its_text_is_not_read_in_other_treaties(fake_sett
     text of it, so another treaty's own entry into force grounds but answers the wrong treaty.
     That treaty's text, which never writes "MRT", is left out; a treaty text that does write it
     stays, and so does everything for an acronym no passage writes as a treaty's name."""
-    corpus = tmp_path / "corpus"
     texts = {
         "treaties/gadgets.md": "# Treaty on Open Gadgets\n\n### Article  XVII\n\n"
         "1. This Treaty shall enter into force 60 days after the deposit of ratifications.\n",
@@ -687,17 +693,7 @@ def test_a_treaty_named_without_its_text_is_not_read_in_other_treaties(fake_sett
         "law/mrt.md": "# 99 U.S.C. 1 Findings\n\n(1) The MRT Treaty entered into force June 1, 1988, and"
         " the MRTS verification regime entered into force later.\n",
     }
-    for name, text in texts.items():
-        (corpus / name).parent.mkdir(parents=True, exist_ok=True)
-        (corpus / name).write_text(text)
-    store = build_store(fake_settings)
-    Ingestor(store, fake_settings.ingest, fake_settings.store.data_dir, progress=False).run([corpus])
-
-    def shown(question: str, **config: bool) -> str:
-        answerer = Answerer(store, fake_settings.qa.model_copy(update=config))
-        gen = with_model(answerer, "NOT FOUND")
-        answerer.ask(question, backend="local")
-        return gen.chats[0][-1]["content"]
+    shown = _prompt_shown(fake_settings, tmp_path, texts)
 
     named = shown("mrt treaty enter force")
     assert "60 days" not in named and "June 1, 1988" in named and "recall" in named
