@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from .retrieval import LexicalIndex
-from .text import stem, tokens
+from .text import ACRONYM, stem, tokens
 from .types import Passage
 
 
@@ -28,7 +28,7 @@ def support(question: str, passage: Passage, index: LexicalIndex, fact: bool = F
     doc_id = passage.doc_id
     # An acronym the question uses for this document's title ('CFE') is covered by the title.
     titled = {a for a, docs in index.acronym_titles(question).items() if doc_id in docs}
-    asked = set(re.findall(r"\b[A-Z]{3,6}\b", question)) & index.acronyms  # words only ever written in capitals
+    asked = set(ACRONYM.findall(question)) & index.acronyms  # words only ever written in capitals
     if fact and any(not _names(a, passage) for a in asked - titled):
         return 0.0
     named = {stem(a.lower()) for a in titled}

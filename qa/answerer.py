@@ -43,7 +43,7 @@ from .question import QuestionInfo, analyze, define_term, definition_pattern, jo
 from .reader import Reader, Reading, asking, parse
 from .retrieval import HybridRetriever, Retriever, text_key
 from .rewrite import main_entity, needs_rewrite, rewrite, split_chat, split_question
-from .text import WORD, stem, tokens
+from .text import ACRONYM, WORD, stem, tokens
 from .types import Answer, Citation, Filters, Passage, Status
 from .vectors import SentenceVectors
 
@@ -594,7 +594,7 @@ class Answerer:
             return lambda p: p.doc_type == "treaty" and p.doc_id not in named
         textless = [
             stem(a.lower())
-            for a in set(re.findall(r"\b[A-Z]{3,6}\b", question))
+            for a in set(ACRONYM.findall(question))
             if a not in titled and a in index.acronyms and index.names_treaty(a)
         ]
         if not textless:

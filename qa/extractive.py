@@ -15,7 +15,7 @@ from .dates import SPELLED_NUMBER, find_dates, parse_date, resolve_relative
 from .grounding import STATE_NAMES
 from .question import CALENDAR, QuestionInfo, asks_several, define_term, definition_pattern
 from .retrieval import LexicalIndex
-from .text import STOP, related, sentences, stem, tokens
+from .text import ACRONYM, STOP, related, sentences, stem, tokens
 from .types import Passage
 from .vectors import SentenceVectors
 
@@ -149,7 +149,7 @@ class ExtractiveReader:
     def candidates(
         self, info: QuestionInfo, passages: list[Passage], qvec: np.ndarray | None = None
     ) -> list[Candidate]:
-        self._acronyms = re.findall(r"\b[A-Z]{3,6}\b", info.text)
+        self._acronyms = ACRONYM.findall(info.text)
         cands: list[Candidate] = []
         contexts: list[tuple[str, str, Passage]] = []
         follow: list[tuple[int, int, str] | None] = []  # the sentence after each candidate

@@ -18,7 +18,7 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ import numpy as np
 from ingest.lock import ingest_lock
 from vectorstore import ChunkMeta, ChunkStore, vocabulary
 
-from .text import STOP, fold, stem, tokens
+from .text import ACRONYM, STOP, fold, stem, tokens
 
 log = logging.getLogger(__name__)
 WORD_ROWS = 200  # chunks read to tell a word from an acronym: enough to meet it written small
@@ -449,18 +449,14 @@ class LexicalIndex:
     def _in_text(self, name: str) -> bool:
         """Does some passage write the name as the title does (the best BM25 matches, cached)?"""
         if name not in self._named_in_text:
-            rows = np.flatnonzero(self.scores(name))[:WORD_ROWS]
-            pattern = re.compile(rf"\b{re.escape(name)}\b")
-            self._named_in_text[name] = any(pattern.search(self.chunk(int(row))[1]) for row in rows)
+            self._named_in_text[name] = self._writes(name, re.compile(rf"\b{re.escape(name)}\b"))
         return self._named_in_text[name]
 
     def names_treaty(self, acronym: str) -> bool:
         """Does some passage write the acronym as a treaty's name ("the INF Treaty")? Then it
         names a treaty, whether or not the documents hold that treaty's text (cached)."""
         if acronym not in self._treaty_names:
-            rows = np.flatnonzero(self.scores(acronym))[:WORD_ROWS]  # rows that write the acronym
-            pattern = re.compile(rf"\b{re.escape(acronym)}\s+Treaty\b")
-            self._treaty_names[acronym] = any(pattern.search(self.chunk(int(row))[1]) for row in rows)
+            self._treaty_names[acronym] = self._writes(acronym, re.compile(rf"\b{re.escape(acronym)}\s+Treaty\b"))
         return self._treaty_names[acronym]
 
     def _written_small(self, word: str) -> bool:
@@ -468,14 +464,18 @@ class LexicalIndex:
         word, not the initials of a title ('CAFE': Conventional Armed Forces in Europe); an
         acronym is written in capitals, or mixed ('CfE')."""
         small = re.compile(rf"\b(?:{re.escape(word)}|{re.escape(word.capitalize())})\b")
-        rows = np.flatnonzero(self.scores(word))[:WORD_ROWS]
-        return any(small.search(fold(self.chunk(int(row))[1])) for row in rows)
+        return self._writes(word, small, fold)
+
+    def _writes(self, words: str, pattern: re.Pattern[str], prepare: Callable[[str], str] = str) -> bool:
+        """Does `pattern` match in one of the first rows that hold any of `words` (up to WORD_ROWS)?"""
+        rows = np.flatnonzero(self.scores(words))[:WORD_ROWS]
+        return any(pattern.search(prepare(self.chunk(int(row))[1])) for row in rows)
 
     def acronym_titles(self, text: str) -> dict[str, list[str]]:
         """Acronyms in `text` that abbreviate a document title ('CFE' -> 'Treaty on
         Conventional Armed Forces in Europe'), when the document itself never uses them."""
         out: dict[str, list[str]] = {}
-        for acro in set(re.findall(r"\b[A-Z]{3,6}\b", text)):
+        for acro in set(ACRONYM.findall(text)):
             if acro not in self._acronym_hits:  # one pass over the titles per acronym, then cached
                 if self._initials is None:  # once per index version: a regex per title
                     self._initials = {doc: _initials(title) for doc, title in self.titles.items()}
@@ -519,7 +519,7 @@ def _acronyms(texts: Iterable[str]) -> set[str]:
     upper: set[str] = set()
     lower: set[str] = set()
     for text in texts:
-        upper.update(re.findall(r"\b[A-Z]{3,6}\b", text))
+        upper.update(ACRONYM.findall(text))
         lower.update(w.lower() for w in re.findall(r"\b[A-Za-z][a-z]{2,5}\b", text))
     return {w for w in upper if w.lower() not in lower}
 

@@ -10,6 +10,7 @@ from ingest.chunking import MD_HEADING
 
 # Letters and digits of any script ("Pogačar", "straße"), joined by apostrophes, dots and hyphens.
 WORD = re.compile(r"[^\W_](?:[\w'’.-]*[^\W_])?")
+ACRONYM = re.compile(r"\b[A-Z]{3,6}\b")  # "NPT", "OSIA": a word typed in capitals
 STOP = frozenset(
     """a an the of to in on at by for from with and or but not no nor is are was were be been being do does did
     has have had this that these those it its as into than then there their they them he she his her we our you your
