@@ -75,7 +75,7 @@ ABLATIONS: dict[str, Callable[[], AbstractContextManager[Any]]] = {
     ),
     "two-part questions not split": lambda: mock.patch("qa.answerer.split_parts", lambda q: [q]),
     "a part that refers back does not name its document": lambda: mock.patch(
-        "qa.answerer._Part.referent", lambda self, passage, answer: ""
+        "qa.parts.Part.referent", lambda self, passage, answer: ""
     ),
     "no carry-over of part 1's entity into part 2": lambda: mock.patch(
         "qa.answerer.Answerer._carry_over", lambda self, parts, filters, k: parts

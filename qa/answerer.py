@@ -13,20 +13,16 @@ import re
 import time
 from collections import abc
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
-from functools import cached_property
+from dataclasses import replace
 from pathlib import Path
-
-import numpy as np
 
 import prompts
 from vectorstore import ChunkStore, RagqaError
 
 from .abstention import support
 from .config import QAConfig
-from .dates import normalise_numbers
-from .extractive import Candidate, ExtractiveReader, best_span, common_names, trim_quote
-from .generators import Generator, Message, YesNoScorer, complete, make_generator
+from .extractive import ExtractiveReader
+from .generators import Generator, YesNoScorer, complete, make_generator
 from .grounding import (
     Grounding,
     as_written,
@@ -39,20 +35,18 @@ from .grounding import (
     other_year,
     sharpen_year,
 )
-from .question import QuestionInfo, analyze, define_term, definition_pattern, joined, split_parts
-from .reader import Reader, Reading, asking, parse
+from .parts import Part, Read, citations, compose_extractive, compose_read
+from .question import analyze, define_term, definition_pattern, joined, split_parts
+from .reader import Reader, Reading, parse
 from .retrieval import HybridRetriever, Retriever, text_key
 from .rewrite import main_entity, needs_rewrite, rewrite, split_chat, split_question
-from .text import ACRONYM, WORD, stem, tokens
-from .types import Answer, Citation, Filters, Passage, Status
+from .text import ACRONYM, stem, tokens
+from .types import Answer, Filters, Passage, Status
 from .vectors import SentenceVectors
+from .yesno import NOT_YESNO, YES_NO_WORDS, YESNO, bare, calibrated
 
 log = logging.getLogger(__name__)
 ABSTAIN = "The documents don't say."
-YESNO = re.compile(r"^\W*(yes|no)\b", re.I)
-NOT_YESNO = "not a yes/no question: give the fact asked for"
-CONTENT_FREE = "Yes or no?"  # a yes/no question that asks nothing: the model's lean before reading
-YES_NO_WORDS = ("Yes", "No")  # a bare one answers no fact; banned when the fact is asked for (local model)
 # What the chat shows while the model is asked again (its first reply will not be the answer).
 READING_AGAIN = "Not found among the passages at first; reading the best one on its own…"
 READING_LEXICAL = "Not found in it either; reading the passage that matches the question's words best…"
@@ -60,56 +54,11 @@ READING_UNGROUNDED = "That answer is not in the passages; reading the passage th
 # Shown while a streamed Yes/No is weighed (it may turn): the words so far are not yet the answer.
 WEIGHING_YES_NO = "Checking whether the passages tip the answer to Yes or No…"
 COPYING = "Checking the answer against the passage's own words…"
-# Each part of a two-part answer is a paragraph of its own: the reader sees which answer is which.
-PART_BREAK = "\n\n"
 ASKING_FOR_THE_FACT = "The model answered yes or no to a question that asks for a fact; asking it for the fact…"
 INSTRUCTION_LIKE_SENTENCE = re.compile(
     r"[^.!?\n]*\b(?:ignore (?:all |any )?(?:previous|prior|above) instructions|disregard [^.!?\n]{0,20}instructions|you are now)\b[^.!?\n]*[.!?]?",
     re.I,
 )
-
-
-@dataclass
-class _Part:
-    question: str
-    info: QuestionInfo
-    passages: list[Passage]
-    qvec: np.ndarray
-    rank: Callable[[], list[Candidate]]  # the extractive reader's sentences, scored on first use
-    lexical: Callable[[], Passage | None]  # BM25's best passage for the part's search, found on use
-    threshold: float
-    carried: str = ""  # the entity an earlier part's answer named, searched with this part
-    searched_in: tuple[str, ...] = ()  # the last answer's files, when this follow-up was searched only there
-
-    def referent(self, passage: Passage, answer: str) -> str:
-        """' (Treaty on …)' when this part's 'that treaty' was resolved by us: the user sees
-        which document we took it to mean."""
-        named = passage.title.lower() in f"{self.question} {answer}".lower()
-        return f" ({passage.title})" if self.carried and not named else ""
-
-    @cached_property
-    def best(self) -> Candidate | None:
-        """The extractive answer: needed by the fast mode, the fallback and the carry-over only."""
-        ranked = self.rank()
-        return ranked[0] if ranked else None
-
-    @property
-    def abstain(self) -> bool:
-        return self.best is None or self.best.support < self.threshold
-
-
-@dataclass
-class _Read:
-    """One question part after reading and grounding."""
-
-    part: _Part
-    answer: str
-    where: Grounding | None
-    abstain: bool
-    score: float = 0.0
-    reason: str = ""
-    fallback: bool = False
-    yesno: bool = False
 
 
 class Answerer:
@@ -215,11 +164,11 @@ class Answerer:
         timings = {"retrieve": (time.perf_counter() - t0) * 1000}
         fallback = False
         if gen is None:
-            text, cited = self._compose(parts)
+            text, cited = compose_extractive(parts)
             abstained = all(part.abstain for part in parts)
             score = min((p.best.support if p.best else 0.0) for p in parts)
         else:
-            read: list[_Read] = []
+            read: list[Read] = []
             for i, part in enumerate(parts):
                 if len(parts) > 1:
                     yield Status(text=f"Part {i + 1} of {len(parts)}: {part.question}")
@@ -236,15 +185,15 @@ class Answerer:
                 reading = parse("".join(raw)) if raw else None
                 if reading is not None and (scorer := self._yes_no_scorer(gen, part, reading)) is not None:
                     yield Status(text=WEIGHING_YES_NO)
-                    reading = self._calibrated(scorer, part, reading, chat)
-                if self._bare_yesno(part, reading):
+                    reading = calibrated(scorer, part.question, reading, chat, self.config.yes_no_opposite)
+                if bare(part.info.kind, reading):
                     yield Status(text=ASKING_FOR_THE_FACT)
                     reading = self._ask_for_the_fact(gen, part)
                 answered = reading is not None and reading.found  # the model gave an answer (not NOT FOUND, not down)
                 if reading is not None and not reading.found and self.config.reread:
                     yield Status(text=READING_AGAIN)
                     reading = self._reread(gen, part) or reading
-                    if self._bare_yesno(part, reading):  # read alone, the passage is a claim to confirm
+                    if bare(part.info.kind, reading):  # read alone, the passage is a claim to confirm
                         yield Status(text=ASKING_FOR_THE_FACT)
                         reading = self._reread(gen, part, for_the_fact=True) or reading
                     if self.config.reread_lexical and not self._holds(part, reading):
@@ -264,7 +213,7 @@ class Answerer:
             if not notice and any(r.fallback or r.reason == "ungrounded" for r in read):
                 shown = "extractive answer shown" if fallback else "no answer shown"
                 notice = f"the model's answer was not found in the passages; {shown}"
-            text, cited = self._compose_read(read)
+            text, cited = compose_read(read)
             abstained = all(r.abstain for r in read)
             score = min(r.score for r in read)
         timings["total"] = (time.perf_counter() - t0) * 1000
@@ -275,7 +224,7 @@ class Answerer:
             answer=ABSTAIN if abstained else text,
             abstained=abstained,
             backend=backend,
-            citations=[] if abstained else self._citations(cited),
+            citations=[] if abstained else citations(cited),
             passages=_unique([p for part in parts for p in part.passages]),
             searched_in=list(dict.fromkeys(f for part in parts for f in part.searched_in)),
             notice=notice,
@@ -304,53 +253,12 @@ class Answerer:
             return part, ""
         return self._rewrite(part, [(names(first), "")], gen, force=True), first
 
-    def _yes_no_scorer(self, gen: Generator, part: _Part, reading: Reading) -> YesNoScorer | None:
+    def _yes_no_scorer(self, gen: Generator, part: Part, reading: Reading) -> YesNoScorer | None:
         """The backend, when its reply is Yes or No to a yes/no question and it reports its lean."""
         yes_no = part.info.kind == "yesno" and YESNO.match(reading.answer) is not None
         return gen if yes_no and self.config.calibrate_yes_no and isinstance(gen, YesNoScorer) else None
 
-    def _calibrated(self, gen: YesNoScorer, part: _Part, reading: Reading, asked: list[Message]) -> Reading:
-        """A small model leans to "Yes" whatever the passages say (Qwen 1.5B said Yes to all 11
-        of our 12 yes/no questions it answered, 6 of them wrong). Contextual calibration (Zhao et al., 2021):
-        its lean to Yes for this question counts only beyond its lean for a content-free yes/no
-        question over the same passages (`asked`, the chat the model just answered), and beyond
-        its lean for the opposite question, which the model writes: a Yes to both a question and
-        its opposite is the model's bias, not the passages' answer."""
-        said = YESNO.match(reading.answer)
-        assert said is not None  # `_yes_no_scorer` checked it
-        lean = gen.yes_no_margin(asked)
-        prior = None if lean is None else gen.yes_no_margin(asking(asked, CONTENT_FREE))  # one failed request, not two
-        if lean is None or prior is None:
-            return reading
-        opposite = self._opposite(gen, part.question) if lean > prior and self.config.yes_no_opposite else None
-        against = None if opposite is None else gen.yes_no_margin(asking(asked, opposite))
-        word = "Yes" if lean > prior and (against is None or lean > against) else "No"
-        log.info(
-            "yes/no %r: lean %.2f, content-free %.2f, %r %s: %s", part.question, lean, prior, opposite, against, word
-        )
-        return replace(reading, answer=word + reading.answer[said.end() :])
-
-    @staticmethod
-    def _opposite(gen: YesNoScorer, question: str) -> str | None:
-        """The model's question with the opposite answer ("… not limited …"), or None when it
-        wrote no other yes/no question (the content-free calibration then decides alone)."""
-        with gen.aside():  # the chat just read stays cached for the margin that follows
-            opposite = complete(
-                gen, [{"role": "user", "content": prompts.load("opposite").format(question=question).strip()}], 48
-            )
-        opposite = opposite.splitlines()[0].strip() if opposite.strip() else ""
-        words = [WORD.findall(text.lower()) for text in (opposite, question)]  # not `tokens`: "not" is a stop word
-        if words[0] == words[1] or analyze(opposite).kind != "yesno":
-            return None
-        return opposite
-
-    @staticmethod
-    def _bare_yesno(part: _Part, reading: Reading | None) -> bool:
-        """A bare Yes/No to a query that does not ask yes or no answers nothing it asks."""
-        said = reading.answer.strip(" .!").lower() if reading is not None else ""
-        return part.info.kind != "yesno" and said in (word.lower() for word in YES_NO_WORDS)
-
-    def _ask_for_the_fact(self, gen: Generator, part: _Part) -> Reading:
+    def _ask_for_the_fact(self, gen: Generator, part: Part) -> Reading:
         """A keyword query reads like a claim to confirm ("obama nuclear budget hike 2016" ->
         "Yes"): ask once more, saying so, with Yes and No banned where the backend can ban them
         (the model then gives its best fact, which is grounded and thresholded like any other)."""
@@ -359,7 +267,7 @@ class Answerer:
         reply = self.reader.read(gen, asked, self.config.max_tokens, YES_NO_WORDS)
         return parse("".join(reply))
 
-    def _reread(self, gen: Generator, part: _Part, for_the_fact: bool = False) -> Reading | None:
+    def _reread(self, gen: Generator, part: Part, for_the_fact: bool = False) -> Reading | None:
         """The model found nothing among all the passages: let it read the first one alone and
         whole (a small model overlooks an answer among many). Its answer is grounded and
         thresholded like any other. `for_the_fact`: the same, asked as `_ask_for_the_fact` asks."""
@@ -380,21 +288,21 @@ class Answerer:
         return parse(complete(gen, messages, self.config.max_tokens, ["\n"], ban))
 
     @staticmethod
-    def _holds(part: _Part, reading: Reading) -> bool:
+    def _holds(part: Part, reading: Reading) -> bool:
         """Did the second read find a fact that its passage holds? (A yes/no verdict always stands.)"""
         if part.info.kind == "yesno" or not part.passages:
             return True
         return reading.found and ground(reading.answer, part.question, [_sanitized(part.passages[0])]) is not None
 
     @staticmethod
-    def _other_lexical(part: _Part) -> Passage | None:
+    def _other_lexical(part: Part) -> Passage | None:
         """BM25's best passage, unless it is the first passage, just read (a snippet may be stored twice)."""
         lexical, first = part.lexical(), part.passages[0]
         if lexical is None or lexical.id == first.id or text_key(lexical.text) == text_key(first.text):
             return None
         return lexical
 
-    def _read_lexical(self, gen: Generator, part: _Part, lexical: Passage) -> Reading | None:
+    def _read_lexical(self, gen: Generator, part: Part, lexical: Passage) -> Reading | None:
         """The first passage read alone gave nothing it holds: read BM25's best passage alone.
         A terse query's words can pick the answering passage that the dense search ranks far
         down. Its answer counts only if that passage holds it; the passage then joins the part's
@@ -425,13 +333,13 @@ class Answerer:
         return (copied, replace(where, passage=near.passage)) if where else (answer, None)
 
     def _ground(
-        self, part: _Part, reading: Reading | None, gen: Generator | None = None
-    ) -> abc.Generator[Status, None, _Read]:
+        self, part: Part, reading: Reading | None, gen: Generator | None = None
+    ) -> abc.Generator[Status, None, Read]:
         """Accept the model's answer where a passage holds its facts; otherwise fall back to
         the extractive answer (if it is supported) or abstain. Yields a Status before the model
         is asked again, since its streamed words may then not be the answer."""
         if reading is not None and not reading.found:
-            return _Read(part, "", None, abstain=True, reason="model")  # score 0: the model found nothing
+            return Read(part, "", None, abstain=True, reason="model")  # score 0: the model found nothing
         if reading is not None:
             named = reading.cited[0] if reading.cited and reading.cited[0] < len(part.passages) else 0
             said = YESNO.match(reading.answer) if part.info.kind == "yesno" else None
@@ -439,7 +347,7 @@ class Answerer:
             answer, where = _after_echo(reading.answer, part.question), None
             clean = [_sanitized(p) for p in part.passages]
             if not self.config.verify:  # ablation: the model's word, its own citation
-                return _Read(part, answer, best_sentence(part.question, part.passages[named], named), abstain=False)
+                return Read(part, answer, best_sentence(part.question, part.passages[named], named), abstain=False)
             if (
                 said is not None
             ):  # the model names the passage; its sentence that best matches the question is the reason
@@ -475,13 +383,13 @@ class Answerer:
                         answer, where = sharper
                         cited = part.passages[where.passage]
                 score = support(part.question, cited, self.retriever.index, fact=not yesno)
-                return _Read(part, answer, where, score < self.config.abstain_threshold, score, yesno=yesno)
+                return Read(part, answer, where, score < self.config.abstain_threshold, score, yesno=yesno)
         # A fallback without a typed span would be a bare quote: never a right answer when measured.
         if part.abstain or part.best is None or not part.best.span:
-            return _Read(part, "", None, abstain=True, reason="ungrounded")
+            return Read(part, "", None, abstain=True, reason="ungrounded")
         best = part.best
         where = Grounding(best.passage, best.start, best.end, best.text)
-        return _Read(part, best.span, where, False, best.support, fallback=True)
+        return Read(part, best.span, where, False, best.support, fallback=True)
 
     def _about_title(self, question: str, passage: Passage) -> bool:
         """Do the question's words (IDF-weighted) stand mostly in the passage's title?"""
@@ -489,25 +397,6 @@ class Answerer:
         weight = {t: self.retriever.index.idf(t) for t in terms}
         title = set(tokens(passage.title))
         return sum(w for t, w in weight.items() if t in title) >= 0.5 * (sum(weight.values()) or 1.0)
-
-    def _compose_read(self, read: list[_Read]) -> tuple[str, list[tuple[Passage, Candidate]]]:
-        sentences: list[str] = []
-        cited: list[tuple[Passage, Candidate]] = []
-        for r in read:
-            if r.abstain or r.where is None:
-                if len(read) > 1:
-                    sentences.append(_not_said(r.part.question))
-                continue
-            w = r.where
-            passage = r.part.passages[w.passage]
-            cited.append((passage, Candidate(w.passage, w.start, w.end, w.quote, score=r.score)))
-            n = len(cited)
-            quote = trim_quote(w.quote, r.answer, 220 if len(read) == 1 else 130)
-            if r.yesno:  # the reason is part of a yes/no answer: "No — this Treaty shall be of unlimited duration"
-                sentences.append(f"{r.answer} — {quote.rstrip('.')} [{n}].")
-            else:
-                sentences.append(f"{r.answer}{r.part.referent(passage, r.answer)} [{n}] — “{quote}”")
-        return PART_BREAK.join(sentences), cited
 
     # ------------------------------------------------------------------------------
     @staticmethod
@@ -530,7 +419,7 @@ class Answerer:
         extra: str = "",
         context: str = "",
         narrowed: Filters | None = None,
-    ) -> _Part:
+    ) -> Part:
         """`extra`: the entity an earlier part's answer named, searched with and named in the answer;
         `context`: an earlier part's words, only searched with; `narrowed`: filters tried first,
         kept when their best passage supports the question (a follow-up in the last turn's documents)."""
@@ -564,7 +453,7 @@ class Answerer:
             best = self.retriever.lexical_best(query, searched)
             return None if best is None or other(best) else best
 
-        return _Part(
+        return Part(
             question,
             info,
             passages,
@@ -605,7 +494,7 @@ class Answerer:
 
         return other if not all(other(p) for p in passages) else _never
 
-    def _carry_over(self, parts: list[_Part], filters: Filters | None, k: int | None) -> list[_Part]:
+    def _carry_over(self, parts: list[Part], filters: Filters | None, k: int | None) -> list[Part]:
         """'..., and where was that treaty signed?': search the later part with the entity
         the earlier part's answer named."""
         for i in range(1, len(parts)):
@@ -616,59 +505,6 @@ class Answerer:
             if entity:
                 parts[i] = self._part(parts[i].question, filters, k, extra=entity)
         return parts
-
-    def _compose(self, parts: list[_Part]) -> tuple[str, list[tuple[Passage, Candidate]]]:
-        """The extractive answer: per part, the span and its quote with a marker."""
-        sentences: list[str] = []
-        cited: list[tuple[Passage, Candidate]] = []
-        for part in parts:
-            if part.abstain or part.best is None:
-                if len(parts) > 1:
-                    sentences.append(_not_said(part.question))
-                continue
-            best = part.best
-            passage = part.passages[best.passage]
-            cited.append((passage, best))
-            n = len(cited)
-            # Without a typed span, a list after a colon is usually what was asked ("the following five categories: ...").
-            focus = best.span or best.text.partition(":")[2].strip()[:40]
-            quote = trim_quote(best.text, focus, 220 if len(parts) == 1 else 130)
-            if best.span and part.info.kind == "yesno":
-                sentences.append(f"{best.span} — {quote.rstrip('.')} [{n}].")
-            elif best.span:
-                if part.info.kind == "number":
-                    best.span = normalise_numbers(best.span)  # "forty" -> "forty (40)"
-                shown = best.span
-                if part.info.kind == "date" and re.search(r"\bwhere\b", part.question, re.I):
-                    place, _ = best_span(replace(part.info, kind="place"), best.text, passage.date)
-                    shown += f", at {place}" if place else ""  # "when and where was it signed?"
-                about = part.referent(passage, best.span)
-                sentences.append(f"{shown}{about} [{n}] — “{quote}”")
-            else:
-                names = common_names(best.text)
-                lead = f"{', '.join(names[:-1])} and {names[-1]} [{n}] — " if len(names) >= 2 else ""
-                sentences.append(f"{lead}“{quote}”" + ("" if lead else f" [{n}]"))
-        return PART_BREAK.join(sentences), cited
-
-    @staticmethod
-    def _citations(cited: list[tuple[Passage, Candidate]]) -> list[Citation]:
-        return [
-            Citation(
-                n=i + 1,
-                source=p.file_name,
-                source_path=p.source,
-                title=p.title,
-                date=p.date,
-                doc_type=p.doc_type,
-                section=p.section,
-                quote=c.text,
-                start=c.start,
-                end=c.end,
-                score=round(c.score or p.score, 4),
-                passage=p.text,
-            )
-            for i, (p, c) in enumerate(cited)
-        ]
 
 
 def _unsearchable(question: str, standalone: str, backend: str) -> Answer:
@@ -695,12 +531,6 @@ def _unique(passages: list[Passage]) -> list[Passage]:
             seen.add(p.id)
             out.append(p)
     return out
-
-
-def _not_said(question: str) -> str:
-    """One part of a two-part question the documents do not answer, quoted as asked (its
-    words and their case stay the user's: 'Jake', 'INF')."""
-    return f"The documents don't answer “{question.rstrip('?. ')}?”"
 
 
 def _after_echo(answer: str, question: str) -> str:

@@ -277,9 +277,9 @@ def test_openai_backend_against_a_real_llama_cpp_server(corpus_store, qwen_serve
 def test_a_llama_cpp_server_reports_the_local_models_lean_to_yes(corpus_store, qwen_server: str) -> None:  # type: ignore[no-untyped-def]
     """The remote path weighs a yes/no as the local one does: the server's first-token
     log-probabilities give the margins of the same model run in-process."""
-    from qa.answerer import CONTENT_FREE
     from qa.generators import OpenAIGenerator, make_generator
     from qa.reader import asking
+    from qa.yesno import CONTENT_FREE
 
     settings, store, _ = corpus_store
     local = make_generator(settings.qa, "local", store.config.models_dir)

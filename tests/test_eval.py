@@ -205,3 +205,15 @@ def test_abstention_curve_refuses_low_support_and_picks_the_best_crag_threshold(
     # At 0.5 the wrong answer and the unanswerable one are refused; the extractive fallback keeps its own threshold.
     assert (high["coverage"], high["refused_unanswerable"], high["crag"]) == (0.75, 1.0, 3)
     assert max(curve(rows), key=lambda c: c["crag"])["crag"] == 3
+
+
+def test_every_ablation_switches_something_that_exists() -> None:
+    """A renamed function or a misspelt setting would make an ablation row a silent no-op:
+    `model_copy(update=...)` does not validate, and the table would credit a rule with nothing."""
+    from eval.ablation import ABLATIONS
+    from qa.config import QAConfig
+
+    for name, switch in ABLATIONS.items():
+        with switch() as patch:  # a mock.patch of a name that is gone raises here
+            if isinstance(patch, dict):
+                assert set(patch) <= set(QAConfig.model_fields), name
