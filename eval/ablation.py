@@ -103,8 +103,8 @@ ABLATIONS: dict[str, Callable[[], AbstractContextManager[Any]]] = {
     "no verb families / irregular verbs in matching": _text_rules_off,
     # Word lists of the extractive reader (the fast mode and the fallback): run with --llm extractive.
     "table of official state names": _no_state_names,
-    "list of not-a-person words": lambda: mock.patch("qa.extractive.NOT_PERSON", set()),
-    "list of generic capitalised words": lambda: mock.patch("qa.extractive.GENERIC_CAPS", set()),
+    "list of not-a-person words": lambda: mock.patch("qa.spans.NOT_PERSON", set()),
+    "list of generic capitalised words": lambda: mock.patch("qa.spans.GENERIC_CAPS", set()),
     "person-noun list ('which minister')": lambda: mock.patch("qa.question.PERSON_QUESTION", NEVER),
 }
 

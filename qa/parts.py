@@ -14,9 +14,10 @@ from functools import cached_property
 import numpy as np
 
 from .dates import normalise_numbers
-from .extractive import Candidate, best_span, common_names, trim_quote
+from .extractive import Candidate, common_names, trim_quote
 from .grounding import Grounding
 from .question import QuestionInfo
+from .spans import best_span
 from .types import Citation, Passage
 
 # Each part of a two-part answer is a paragraph of its own: the reader sees which answer is which.

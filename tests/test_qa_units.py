@@ -458,16 +458,16 @@ def test_names_a_title_writes_are_restored_where_the_text_writes_them_too() -> N
     ],
 )
 def test_yes_no_follows_the_polarity_of_what_was_asked(question: str, sentence: str, expected: str) -> None:
-    from qa.extractive import yes_or_no
+    from qa.spans import yes_or_no
 
     assert yes_or_no(question, sentence) == expected
 
 
 def test_a_titled_name_is_taken_whole() -> None:
-    from qa.extractive import _spans
+    from qa.spans import spans
 
     sent = "Russian Foreign Minister Sergei Lavrov said Wednesday that talks had failed."
-    names = [s[0] for s in _spans(analyze("Who is the Russian foreign minister?"), sent, "")]
+    names = [s[0] for s in spans(analyze("Who is the Russian foreign minister?"), sent, "")]
     assert names[0].endswith("Sergei Lavrov")
 
 
@@ -492,13 +492,13 @@ def test_a_date_for_another_event_gets_less_support() -> None:
     ],
 )
 def test_amounts_keep_their_currency_and_scale(question: str, sentence: str, expected: str) -> None:
-    from qa.extractive import best_span
+    from qa.spans import best_span
 
     assert best_span(analyze(question), sentence, "")[0].startswith(expected)
 
 
 def test_a_question_for_several_people_gets_the_list() -> None:
-    from qa.extractive import best_span
+    from qa.spans import best_span
 
     sent = "The pact was signed by the leaders of the time, the Danish Karen Holm and the Swedish Erik Lund."
     assert best_span(analyze("Which two leaders signed the pact?"), sent, "")[0].endswith(
@@ -508,7 +508,7 @@ def test_a_question_for_several_people_gets_the_list() -> None:
 
 
 def test_a_name_in_apposition_to_a_title_is_the_person() -> None:
-    from qa.extractive import best_span
+    from qa.spans import best_span
 
     sent = "The talks could collapse, said former Assistant Secretary of Harbour Control, Mara Voss."
     assert best_span(analyze("Who warned that the talks could collapse?"), sent, "")[0] == "Mara Voss"
