@@ -31,17 +31,17 @@ def _config(**update: Any) -> Iterator[dict[str, Any]]:
 
 
 def _no_fallback() -> AbstractContextManager[Any]:
-    from qa.answerer import Answerer
+    from qa.verifier import Verifier
 
-    ground = Answerer._ground
+    verify = Verifier.verify
 
-    def without(self: Any, part: Any, reading: Any, gen: Any = None) -> Any:
-        read = yield from ground(self, part, reading, gen)
+    def without(self: Any, part: Any, reading: Any) -> Any:
+        read = yield from verify(self, part, reading)
         if read.fallback:
             read.abstain, read.where = True, None
         return read
 
-    return mock.patch.object(Answerer, "_ground", without)
+    return mock.patch.object(Verifier, "verify", without)
 
 
 def _text_rules_off() -> AbstractContextManager[Any]:
@@ -78,14 +78,14 @@ ABLATIONS: dict[str, Callable[[], AbstractContextManager[Any]]] = {
         "qa.parts.Part.referent", lambda self, passage, answer: ""
     ),
     "no carry-over of part 1's entity into part 2": lambda: mock.patch(
-        "qa.answerer.Answerer._carry_over", lambda self, parts, filters, k: parts
+        "qa.search.PartSearch.carry_over", lambda self, parts, filters, k: parts
     ),
     "passage headers without the question's acronym": lambda: mock.patch(
         "qa.answerer.Answerer._acronym_titles", lambda self, question: {}
     ),
-    "no article date as answer (header dates)": lambda: mock.patch("qa.answerer.dated", lambda *a, **k: None),
+    "no article date as answer (header dates)": lambda: mock.patch("qa.verifier.dated", lambda *a, **k: None),
     "date answers not completed from their sentence and article date": lambda: mock.patch(
-        "qa.answerer.complete_date", lambda answer, quote, date: answer
+        "qa.verifier.complete_date", lambda answer, quote, date: answer
     ),
     "no year boost in retrieval": lambda: _config(date_boost=0.0),
     "year boost by document date only (not a year the passage names)": lambda: _config(year_in_text=False),
@@ -95,7 +95,7 @@ ABLATIONS: dict[str, Callable[[], AbstractContextManager[Any]]] = {
     "answers read in a sentence about another year accepted": lambda: _config(year_check=False),
     "other treaties read for a question that names one by acronym": lambda: _config(named_treaty_only=False),
     "bare-year answers not sharpened from other passages": lambda: mock.patch(
-        "qa.answerer.sharpen_year", lambda *args: None
+        "qa.verifier.sharpen_year", lambda *args: None
     ),
     "k=10 passages": lambda: _config(k=10),
     "ISO dates ('2017-03-03') not read as written dates": lambda: mock.patch("qa.grounding._ISO_DATE", NEVER),

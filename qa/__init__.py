@@ -1,9 +1,11 @@
 """Question answering, one module per stage:
 
-rewrite (follow-ups) -> retrieval (hybrid dense + BM25) -> reader (instruct LLM over compact
-passages) -> grounding (the answer's facts in a passage sentence: the citation) -> abstention
-(support threshold). `answerer` runs the pipeline; `generators` and `models` hold the LLM
-backends and the bundled model files; `extractive` is the no-LLM fast path and the fallback.
+rewrite (follow-ups) -> search (hybrid dense + BM25 retrieval in `retrieval`, scoped per part)
+-> part_reader (the instruct LLM in `reader` over compact passages, and its retries) ->
+verifier (the answer's facts in a passage sentence, via `grounding`: the citation) ->
+abstention (support threshold). `answerer` runs the pipeline; `generators` and `models` hold
+the LLM backends and the bundled model files; `extractive` is the no-LLM fast path and the
+fallback.
 """
 
 from .answerer import ABSTAIN, Answerer

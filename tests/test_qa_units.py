@@ -9,7 +9,8 @@ from qa.grounding import fact_tokens, ground
 from qa.question import analyze, split_parts
 from qa.retrieval import LexicalIndex
 from qa.rewrite import keeps_subject, rule_rewrite, split_question
-from qa.types import Passage
+from qa.search import narrowed
+from qa.types import Filters, Passage
 
 
 def P(text: str, date: str = "", title: str = "T") -> Passage:  # noqa: N802
@@ -148,6 +149,15 @@ def test_follow_up_is_rewritten_with_the_previous_entity() -> None:
     # "what about …?" asks the last question again, of its new subject (it was "The CFE Treaty (NPT)?").
     notice = [("how much notice to withdraw from the NPT?", "3 months [1]")]
     assert rule_rewrite("what about the CFE Treaty?", notice) == "How much notice to withdraw from the CFE Treaty?"
+
+
+def test_a_follow_up_is_searched_first_in_the_files_the_last_answer_cited() -> None:
+    history = [("When did the US leave the Treaty on Widgets?", "February 2, 2019 [1]")]
+    first = narrowed("who announced it?", history, ["a.txt", "a.txt", "b.txt"], None)
+    assert first is not None and first.sources == ["a.txt", "b.txt"]
+    assert narrowed("who announced it?", [], ["a.txt"], None) is None  # no conversation to lean on
+    assert narrowed("What about the Treaty on Widgets?", history, ["a.txt"], None) is None  # names its own subject
+    assert narrowed("who announced it?", history, ["a.txt"], Filters(sources=["c.txt"])) is None  # the user chose
 
 
 def test_grounding_finds_the_sentence_holding_the_answer_and_refuses_invented_facts() -> None:
