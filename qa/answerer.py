@@ -132,7 +132,7 @@ class Answerer:
         asked = [(texts[0], "")] + [self._elliptic(t, texts[0], gen) for t in texts[1:]]
         searched = narrowed(named, history, last_cited, filters)
         search = PartSearch(self.retriever, self.extractive, self.config)
-        parts = [search.part(q, filters, k, context=context, narrowed=searched) for q, context in asked]
+        parts = [search.part(q, filters, k, context=context, first_in=searched) for q, context in asked]
         parts = search.carry_over(parts, filters, k)
         timings = {"retrieve": (time.perf_counter() - t0) * 1000}
         fallback = False

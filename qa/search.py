@@ -48,10 +48,10 @@ class PartSearch:
         k: int | None,
         extra: str = "",
         context: str = "",
-        narrowed: Filters | None = None,
+        first_in: Filters | None = None,
     ) -> Part:
         """`extra`: the entity an earlier part's answer named, searched with and named in the answer;
-        `context`: an earlier part's words, only searched with; `narrowed`: filters tried first,
+        `context`: an earlier part's words, only searched with; `first_in`: filters tried first,
         kept when their best passage supports the question (a follow-up in the last turn's documents)."""
         info = analyze(question)
         if extra:
@@ -61,15 +61,15 @@ class PartSearch:
         qvec = self.retriever.embed_query(query)
         passages: list[Passage] = []
         searched_in: tuple[str, ...] = ()
-        if narrowed is not None:
+        if first_in is not None:
             passages = self.retriever.retrieve(
-                query, k or self.config.k, narrowed, qvec, pattern, siblings=self.config.siblings
+                query, k or self.config.k, first_in, qvec, pattern, siblings=self.config.siblings
             )
             index = self.retriever.index
             if not passages or support(question, passages[0], index) < self.config.abstain_threshold:
                 passages = []  # the last turn's documents do not cover this question: search them all
             else:
-                searched_in = tuple(narrowed.sources)
+                searched_in = tuple(first_in.sources)
         if not passages:
             passages = self.retriever.retrieve(
                 query, k or self.config.k, filters, qvec, pattern, siblings=self.config.siblings
@@ -77,7 +77,7 @@ class PartSearch:
         other = self.other_treaty(question, passages)
         passages = [p for p in passages if not other(p)]
         vector = qvec if query == question else None
-        searched = narrowed if searched_in else filters
+        searched = first_in if searched_in else filters
 
         def lexical() -> Passage | None:
             best = self.retriever.lexical_best(query, searched)
