@@ -128,7 +128,7 @@ class Answerer:
             return
         texts = split_parts(standalone)
         if len(texts) == 1 and gen is not None and self.config.split_with_model and joined(standalone):
-            texts = split_question(standalone, lambda q: complete(gen, split_chat(q), 60))
+            texts = split_question(standalone, lambda q: gen.chat(split_chat(q), 60))
         asked = [(texts[0], "")] + [self._elliptic(t, texts[0], gen) for t in texts[1:]]
         searched = narrowed(named, history, last_cited, filters)
         search = PartSearch(self.retriever, self.extractive, self.config)

@@ -189,10 +189,16 @@ def _split_and(q: str) -> list[str]:
     return merged if len(merged) >= 2 and len(merged[-1].split()) >= 3 else [q]
 
 
+def joins(q: str) -> list[int]:
+    """Where each joining word or sign of the question ends: "and" or one of , ; & + /."""
+    signs = [i + 1 for i, ch in enumerate(q) if ch in ",;&+/"]
+    return sorted(signs + [m.end() for m in WORD.finditer(q) if m.group(0).lower() == "and"])
+
+
 def joined(q: str) -> bool:
     """Could the question be two joined into one? Only a joining word or sign can join them,
     so only such a question is worth the model's split (`rewrite.split_question`)."""
-    return bool(set(q) & set(",;&+/")) or "and" in WORD.findall(q.lower())
+    return bool(joins(q))
 
 
 def split_parts(q: str) -> list[str]:

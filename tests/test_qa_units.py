@@ -112,6 +112,25 @@ def test_the_models_split_is_kept_only_when_it_asks_the_typed_words_twice_or_thr
     assert split_question(q, fails) == [q]  # a failed split does not fail the answer
 
 
+def test_a_question_the_model_writes_back_whole_is_not_read_to_its_end() -> None:
+    q = "How many launchers and heavy bombers does New START allow?"
+    read: list[str] = []
+
+    def stream(_question: str):  # type: ignore[no-untyped-def]
+        for word in f"{q}\n{q}".split(" "):  # as a model writes, word by word
+            read.append(word)
+            yield word + " "
+
+    assert split_question(q, stream) == [q]
+    assert read == q.split()[:5]  # stopped at "heavy", the first word copied past "and"
+    # A first question that ends before the joining word is read on: the split stands.
+    two = "cfe treaty duration and withdrawal notice"
+    assert split_question(two, lambda _q: iter(["cfe treaty ", "duration?\n", "cfe treaty withdrawal notice"])) == [
+        "cfe treaty duration?",
+        "cfe treaty withdrawal notice?",
+    ]
+
+
 def test_two_questions_typed_in_one_split_at_question_marks_and_semicolons() -> None:
     assert split_parts("CFE treaty signed where; limited in duration?") == [
         "CFE treaty signed where?",
