@@ -655,7 +655,7 @@ def serve(
     if store.count() == 0:
         raise RagqaError("the index is empty; start with `ragqa serve --docs PATH` or run `ragqa ingest PATH` first")
     answerer = Answerer(store, settings.qa)
-    answerer.ask(EXAMPLES[0])  # load the models now, not on the first user's question
+    answerer.warm_up(EXAMPLES[0])  # load the models now, not on the first user's question
     demo = build_ui(ChatApp(answerer, settings))
     demo.queue(default_concurrency_limit=1, max_size=64)
     print(

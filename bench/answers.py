@@ -30,7 +30,7 @@ def measure_answers(
     r["answers"] = {}
     for backend in ("extractive", "local"):
         try:
-            answerer.ask(questions[0], backend=backend)
+            answerer.warm_up(questions[0], backend=backend)
         except Exception as exc:  # the local model may not be installed
             r["answers"][backend] = {"error": str(exc)}
             continue

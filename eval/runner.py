@@ -133,7 +133,7 @@ def _make_asker(args: EvalRun, settings: Any, store: ChunkStore, out: Path, filt
     from qa import Answerer
 
     answerer = Answerer(store, settings.qa)
-    answerer.ask("When was the US exit date from the INF treaty?")  # warm-up: model loads are not latency
+    answerer.warm_up("When was the US exit date from the INF treaty?")  # model loads are not latency
 
     def ask(question: str, history: Sequence[str]) -> dict[str, Any]:
         """The question as the chat asks it: after its conversation's earlier turns (their

@@ -453,6 +453,18 @@ def test_two_questions_joined_without_a_mark_are_split_by_the_model(answerer: An
     assert gen.split_asked == []
 
 
+def test_warm_up_runs_the_reader_and_the_split_prompts_before_any_user_question(answerer: Answerer) -> None:
+    # The split's prompt head is evaluated once and kept: warmed at start, no user's first
+    # two-part question pays for it. A question without "and" would not reach the split itself.
+    gen = with_model(answerer, "April 6, 2019 [1]")
+    answerer.warm_up("When will the Example Accord enter into force?", backend="local")
+    assert len(gen.chats) == 1 and gen.split_asked == ["When will the Example Accord enter into force?"]
+    gen = with_model(answerer, "April 6, 2019 [1]")
+    answerer.config = answerer.config.model_copy(update={"split_with_model": False})
+    answerer.warm_up("When will the Example Accord enter into force?", backend="local")
+    assert len(gen.chats) == 1 and gen.split_asked == []
+
+
 def test_a_later_part_without_its_subject_takes_the_first_parts(answerer: Answerer) -> None:
     # "in force since when" names nothing: it leans on the first part as a follow-up leans on the last turn.
     gen = with_model(answerer, "In force since when (Example Accord)?", "Anna Berg [1]", "April 6, 2019 [1]")

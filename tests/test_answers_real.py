@@ -204,6 +204,21 @@ def test_a_reply_does_not_depend_on_the_prompt_before_it(corpus_store) -> None: 
     assert forward == backward
 
 
+def test_warm_up_leaves_the_reader_and_split_prompt_heads_cached(corpus_store) -> None:  # type: ignore[no-untyped-def]
+    from qa import Answerer
+    from qa.prefix import heads
+    from qa.reader import asking
+    from qa.rewrite import split_chat
+
+    settings, store, _ = corpus_store
+    answerer = Answerer(store, settings.qa)
+    cache = heads(answerer.generator("local").llama)  # type: ignore[union-attr]
+    cache.saved.clear()  # the model is shared by the session's tests: start with nothing evaluated
+    answerer.warm_up(INF)
+    assert cache.head(split_chat("cfe signed where and when")) in cache.saved
+    assert cache.head(asking(_icbm_chat(), "Who spoke?")) in cache.saved
+
+
 def _icbm_chat() -> list[dict[str, str]]:
     """The reader's chat over one real news article, asking a yes/no question."""
     import prompts
