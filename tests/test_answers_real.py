@@ -213,7 +213,8 @@ def test_warm_up_leaves_the_reader_and_split_prompt_heads_cached(corpus_store) -
     settings, store, _ = corpus_store
     answerer = Answerer(store, settings.qa)
     cache = heads(answerer.generator("local").llama)  # type: ignore[union-attr]
-    cache.saved.clear()  # the model is shared by the session's tests: start with nothing evaluated
+    cache.saved.clear()  # the model is shared by the session's tests: start with nothing evaluated,
+    cache.current = ()  # and with no head held (a held head is reused, not saved again)
     answerer.warm_up(INF)
     assert cache.head(split_chat("cfe signed where and when")) in cache.saved
     assert cache.head(asking(_icbm_chat(), "Who spoke?")) in cache.saved
