@@ -149,10 +149,11 @@ def split_question(question: str, stream: Callable[[str], Iterable[str]]) -> lis
     when the model writes it back unchanged ("launchers and heavy bombers" is one count).
     `stream` gives the model's reply as it is written."""
     out = ""
+    whole = written_back(question)
     try:
         for piece in stream(question):
             out += piece
-            if written_back(question, out):
+            if whole(out):
                 return [question]
     except Exception:  # a failed split must not fail the answer
         log.warning("the split failed; the question is read whole", exc_info=True)
@@ -168,13 +169,19 @@ def split_question(question: str, stream: Callable[[str], Iterable[str]]) -> lis
     return [p if p.endswith("?") else f"{p.rstrip('.')}?" for p in parts]
 
 
-def written_back(question: str, written: str) -> bool:
-    """Is the model's first line copying the question past its last joining word or sign? Then it
-    is writing the question back whole, and the rest of the copy (a third of the split's time on
-    the shared dev set) need not be waited for: a first question ends before a joining word."""
-    first = written.lstrip()
-    if "\n" in first:
-        return False
-    q, w = (" ".join(text.lower().split()) for text in (question, first))
+def written_back(question: str) -> Callable[[str], bool]:
+    """A test of the model's reply so far: is its first line copying the question past the
+    question's last joining word or sign? Then it is writing the question back whole, and the rest
+    of the copy (a third of the split's time on the shared dev set) need not be waited for: a first
+    question ends before a joining word. The question is read once, not once per token."""
+    q = " ".join(question.lower().split())
     ends = joins(q)
-    return bool(ends) and len(w) > ends[-1] and q.startswith(w)
+
+    def copies(written: str) -> bool:
+        first = written.lstrip()
+        if not ends or "\n" in first:
+            return False
+        w = " ".join(first.lower().split())
+        return len(w) > ends[-1] and q.startswith(w)
+
+    return copies
