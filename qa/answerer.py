@@ -123,7 +123,7 @@ class Answerer:
             except RagqaError as exc:  # e.g. the local model is not installed
                 notice = f"{backend} backend unavailable ({exc}); extractive answer shown"
         # Case restored before the rewrite too: "what about the cfe treaty?" names its own subject.
-        restore = self.retriever.index.restore_case
+        restore = self.retriever.index.as_written
         typed = restore(question)
         # Names typed small ('new start') too, for what a follow-up leans on only: the search and
         # the reader see the question as typed. Without a conversation there is nothing to lean on.

@@ -19,6 +19,7 @@ from .types import Passage
 
 _ABBR_MONTH = re.compile(r"\b(" + "|".join(sorted(MONTH_ABBR, key=len, reverse=True)) + r")\.?(?=\s|$|,)", re.I)
 _ORDINAL_SUFFIX = re.compile(r"\b(\d+)(?:st|nd|rd|th)\b", re.I)
+_PERCENT = re.compile(r"\s*%|\s+per\s+cent\b", re.I)
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
 _ISO_DATE = re.compile(r"\b(?:19|20)\d{2}-\d{2}-\d{2}\b")
 # A sentence that states the answer as a phrase outweighs one more shared question word and the
@@ -58,6 +59,8 @@ def normalise(text: str) -> str:
         text,
     )
     text = _ORDINAL_SUFFIX.sub(r"\1", text)
+    # "30%" = "30 percent" = "30 per cent": a share is a fact of its own, not the "30" of "30 years".
+    text = _PERCENT.sub(" percent", text)
     text = _STATE.sub(lambda m: STATE_NAMES[m.group(0)], text)  # "the French Republic" = "France"
     return _THOUSANDS.sub("", text)
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from vectorstore import ChunkMeta, vocabulary
 
-from .text import ACRONYM, STOP, fold, stem
+from .text import ACRONYM, STOP, fold, stem, tokens
 
 WORD_ROWS = 200  # chunks read to tell a word from an acronym: enough to meet it written small
 
@@ -36,12 +36,16 @@ class Names:
     def doc_vocab(self, doc_id: str) -> set[str]:
         raise NotImplementedError
 
+    def df(self, term: str) -> int:
+        raise NotImplementedError
+
     def _forget_names(self) -> None:
         self._acronym_hits: dict[str, list[str]] = {}
         self._initials: dict[str, tuple[str, bool]] | None = None
         self._title_names: dict[str, str] | None = None  # 'new start' -> 'New Start', from the titles
         self._named_in_text: dict[str, bool] = {}
         self._treaty_names: dict[str, bool] = {}
+        self._compounds: dict[str, str] = {}
 
     def restore_case(self, question: str) -> str:
         """'npt depositary govts?' -> 'NPT depositary govts?': a word the documents only ever
@@ -61,6 +65,43 @@ class Names:
             return word
 
         return re.sub(r"\b[A-Za-z]{3,6}\b", fix, question)
+
+    def as_written(self, question: str) -> str:
+        """The question in the documents' own writing: their compounds, then their acronyms."""
+        return self.restore_case(self.restore_compounds(question))
+
+    def restore_compounds(self, question: str) -> str:
+        """'open skies infrared resolution' -> 'open skies infra-red resolution': a word the
+        documents never write, typed closed for a compound they write with a hyphen, takes their
+        spelling. Tokens split a hyphenated word in two, so the closed word matched nothing in
+        search, grounding or support ("nonproliferation", "ceasefire", "f35" likewise)."""
+
+        def fix(m: re.Match[str]) -> str:
+            word = m.group(0)
+            if word.lower() not in self._compounds:  # cached per index version
+                self._compounds[word.lower()] = self._hyphenated(word.lower())
+            cut = self._compounds[word.lower()].find("-")
+            return word if cut < 0 else f"{word[:cut]}-{word[cut:]}"  # the letters as typed
+
+        return re.sub(r"\b[A-Za-z][A-Za-z0-9]{2,}\b", fix, question)
+
+    def _hyphenated(self, word: str) -> str:
+        """The word split where the documents write it with a hyphen, or the word itself when
+        they know it (or write no such compound)."""
+
+        def known(text: str) -> bool:  # "on" of "on-site" is a stop word, and known
+            terms = tokens(text)
+            return all(self.df(t) for t in terms) and (bool(terms) or text in STOP)
+
+        if word in STOP or not tokens(word) or known(word):
+            return word
+        for i in range(1, len(word)):
+            left, right = word[:i], word[i:]
+            if known(left) and known(right) and tokens(f"{left} {right}"):
+                written = re.compile(rf"\b{re.escape(left)}-{re.escape(right)}\b", re.I)
+                if self._writes(f"{left} {right}", written):
+                    return f"{left}-{right}"
+        return word
 
     def restore_names(self, text: str) -> str:
         """'new start expiry' -> 'New Start expiry': two or three words typed small that a document
