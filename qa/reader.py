@@ -21,6 +21,7 @@ NOT_FOUND = "NOT FOUND"
 QUESTION = "\n\nQuestion: "
 _MARKERS = re.compile(r"\s*((?:\[\d{1,2}\][\s,.]*)+)")
 _PAREN_MARKER = re.compile(r"\s+\(([1-9]\d?)\)\W*$")  # "48 million litres (1)": the model's other habit
+_DATE_LABEL = re.compile(r"\s+\((?:19|20)\d{2}-\d{2}-\d{2}\)$")  # a passage header's date, copied with its title
 
 
 @dataclass
@@ -47,6 +48,7 @@ def parse(raw: str) -> Reading:
     answer = _MARKERS.sub(lambda m: ", " if "," in m.group(1) and m.end() < len(text) else " ", text)
     answer = answer.strip().rstrip(".").strip()
     answer = re.sub(r"^(?:answer|short answer)\s*:\s*", "", answer, flags=re.I).strip(" \"'“”")
+    answer = _DATE_LABEL.sub("", answer)
     return Reading(raw, answer, cited)
 
 

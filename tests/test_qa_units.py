@@ -740,6 +740,9 @@ def test_an_official_state_name_grounds_the_name_people_use() -> None:
         ("Barack Obama [1], Dmitry Medvedev [2]", "Barack Obama, Dmitry Medvedev", [0, 1]),  # a list keeps its comma
         ("Canada [1] and Hungary [1]", "Canada and Hungary", [0, 0]),
         ("Paris [1], [2].", "Paris", [0, 1]),
+        # The header's date label copied with a title ("Statement … (2022-08-01)") is not part of the answer.
+        ("10th Review Conference of the NPT (2022-08-01) [2]", "10th Review Conference of the NPT", [1]),
+        ("2022-08-01 [1]", "2022-08-01", [0]),  # a date alone is the answer (grounding decides)
     ],
 )
 def test_the_reply_is_split_into_answer_and_the_passage_it_names(raw: str, answer: str, cited: list[int]) -> None:
