@@ -93,7 +93,7 @@ class Names:
             terms = tokens(text)
             return all(self.df(t) for t in terms) and (bool(terms) or text in STOP)
 
-        if word in STOP or not tokens(word) or known(word):
+        if not tokens(word) or known(word):  # a stop word has no tokens
             return word
         for i in range(1, len(word)):
             left, right = word[:i], word[i:]
