@@ -64,7 +64,7 @@ class QAConfig(BaseSettings):
     )
     reread_lexical: bool = Field(
         True,
-        description="When the first passage read alone gives no answer it holds, or the model's answer stands in no passage, read the passage BM25 ranks first alone too.",
+        description="When the first passage read alone gives no answer it holds and supports (above the abstention threshold), or the model's answer stands in no passage, read the passage BM25 ranks first alone too.",
     )
     reread_must_answer: bool = Field(
         True,

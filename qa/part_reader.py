@@ -12,6 +12,7 @@ from collections import abc
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from .abstention import support
 from .config import QAConfig
 from .generators import Generator, YesNoScorer, complete
 from .grounding import ground
@@ -71,7 +72,7 @@ class PartReader:
             if bare(part.info.kind, reading):  # read alone, the passage is a claim to confirm
                 yield Status(text=ASKING_FOR_THE_FACT)
                 reading = self._reread(part, for_the_fact=True) or reading
-            if self.config.reread_lexical and not _holds(part, reading):
+            if self.config.reread_lexical and not self._stands(part, reading):
                 if (other := _other_lexical(part)) is not None:
                     yield Status(text=READING_LEXICAL)
                     reading = self._read_lexical(part, other) or reading
@@ -84,6 +85,17 @@ class PartReader:
                 if (again := self._read_lexical(part, lexical)) is not None:
                     done = yield from self.verifier.verify(part, again)
         return done
+
+    def _stands(self, part: Part, reading: Reading) -> bool:
+        """Did the second read find a fact that the first passage holds, and covers enough of the
+        question for the threshold to let it stand? If not, BM25's best passage is read too: a
+        fact the threshold will refuse ends nothing. (A yes/no verdict always stands.)"""
+        if part.info.kind == "yesno" or not part.passages:
+            return True
+        first = part.passages[0]
+        if not reading.found or ground(reading.answer, part.question, [sanitized(first)]) is None:
+            return False
+        return support(part.question, first, self.verifier.index, fact=True) >= self.config.abstain_threshold
 
     def _yes_no_scorer(self, part: Part, reading: Reading) -> YesNoScorer | None:
         """The backend, when its reply is Yes or No to a yes/no question and it reports its lean."""
@@ -131,13 +143,6 @@ class PartReader:
             part.passages.append(lexical)
             at = len(part.passages) - 1
         return replace(reading, cited=[at])
-
-
-def _holds(part: Part, reading: Reading) -> bool:
-    """Did the second read find a fact that its passage holds? (A yes/no verdict always stands.)"""
-    if part.info.kind == "yesno" or not part.passages:
-        return True
-    return reading.found and ground(reading.answer, part.question, [sanitized(part.passages[0])]) is not None
 
 
 def _other_lexical(part: Part) -> Passage | None:

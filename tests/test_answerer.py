@@ -301,11 +301,21 @@ def test_the_passage_the_words_match_best_is_read_alone_when_the_first_gives_not
     # Its answer must stand in that passage too; else the path before it decides (here the extractive fallback).
     gen, a = astray(answerer, "NOT FOUND", "2003 [1]", "thirty days notice [1]")
     assert len(gen.chats) == 3 and a.fallback and "thirty" not in a.answer
-    # Not read when the first passage alone gave an answer it holds, nor when switched off.
-    gen, a = astray(answerer, "NOT FOUND", "Oslo [1]", "ninety days notice [1]")
+    # Not read when the first passage alone gave an answer it holds and the threshold would let
+    # stand (here any support would), nor when switched off.
+    gen, a = astray(answerer, "NOT FOUND", "Oslo [1]", "ninety days notice [1]", abstain_threshold=0.0)
     assert "Oslo" in gen.chats[1][-1]["content"] and len(gen.chats) == 2
     gen, a = astray(answerer, "NOT FOUND", "2003 [1]", "ninety days notice [1]", reread_lexical=False)
     assert len(gen.chats) == 2 and a.fallback
+
+
+def test_an_answer_read_in_a_passage_that_does_not_cover_the_question_sends_the_model_on(answerer: Answerer) -> None:
+    # "Oslo" stands in the first passage, read alone, but the accord's news covers too few of the
+    # question's words for its fact to pass the threshold: BM25's best passage is read too.
+    gen, a = astray(answerer, "NOT FOUND", "Oslo [1]", "ninety days notice [1]")
+    assert "Oslo" in gen.chats[1][-1]["content"] and len(gen.chats) == 3
+    assert not a.abstained and a.answer.startswith("ninety days notice [1]")
+    assert a.citations[0].source == "widget-treaty.md"
 
 
 def test_an_answer_no_passage_holds_sends_the_model_to_the_passage_the_words_match_best(answerer: Answerer) -> None:
