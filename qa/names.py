@@ -77,10 +77,10 @@ class Names:
         search, grounding or support ("nonproliferation", "ceasefire", "f35" likewise)."""
 
         def fix(m: re.Match[str]) -> str:
-            word = m.group(0)
-            if word.lower() not in self._compounds:  # cached per index version
-                self._compounds[word.lower()] = self._hyphenated(word.lower())
-            cut = self._compounds[word.lower()].find("-")
+            word, low = m.group(0), m.group(0).lower()
+            if low not in self._compounds:  # cached per index version
+                self._compounds[low] = self._hyphenated(low)
+            cut = self._compounds[low].find("-")
             return word if cut < 0 else f"{word[:cut]}-{word[cut:]}"  # the letters as typed
 
         return re.sub(r"\b[A-Za-z][A-Za-z0-9]{2,}\b", fix, question)
