@@ -22,6 +22,8 @@ _ORDINAL_SUFFIX = re.compile(r"\b(\d+)(?:st|nd|rd|th)\b", re.I)
 _PERCENT = re.compile(r"\s*%|\s+per\s+cent\b", re.I)
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
 _ISO_DATE = re.compile(r"\b(?:19|20)\d{2}-\d{2}-\d{2}\b")
+# The words either side of "or": the choices a question offers ("nuclear or conventional").
+_CHOICE = re.compile(r"([^\W_][\w'’-]*)\s+or\s+([^\W_][\w'’-]*)", re.I)
 # A sentence that states the answer as a phrase outweighs one more shared question word and the
 # model's own pick (0.5): "15 November 2020" over "premieres Nov. 15" + the page's year.
 PHRASE_WEIGHT = 2.0
@@ -66,8 +68,11 @@ def normalise(text: str) -> str:
 
 
 def fact_tokens(answer: str, question: str = "") -> list[str]:
-    """The answer's normalised content tokens that the question does not supply."""
-    asked = set(tokens(normalise(question)))
+    """The answer's normalised content tokens that the question does not supply. The choices
+    a question offers ("us hypersonic missiles nuclear or conventional") are left open: the one
+    chosen is the answer's fact, to be found in a passage like any other."""
+    offered = {t for m in _CHOICE.finditer(question) for t in tokens(normalise(f"{m.group(1)} {m.group(2)}"))}
+    asked = set(tokens(normalise(question))) - offered
     return list(dict.fromkeys(t for t in tokens(normalise(answer)) if t not in asked))
 
 

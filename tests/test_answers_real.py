@@ -120,6 +120,15 @@ def test_a_year_read_in_a_treatys_date_in_words_is_completed_to_the_day(corpus_a
     assert a.citations[0].source == "cfe-treaty-1990.md" and "nineteenth day of November" in a.citations[0].quote
 
 
+def test_the_choice_a_question_offers_is_answered_where_a_passage_makes_it(corpus_answerer) -> None:  # type: ignore[no-untyped-def]
+    # "nuclear or conventional": the model picks "conventional", one of the question's own words,
+    # which grounding took as given, so the right answer was refused; now it is the fact to find.
+    a = corpus_answerer.ask("us hypersonic missiles nuclear or conventional")
+    assert not a.abstained and "conventional" in a.answer.split(" — ")[0].lower()
+    assert "nuclear" not in a.answer.split(" — ")[0].lower()
+    assert "conventionally-armed hypersonic" in a.citations[0].quote
+
+
 def test_a_keyword_query_read_as_a_claim_by_the_second_read_gets_the_fact(corpus_answerer) -> None:  # type: ignore[no-untyped-def]
     # A question of the shared dev set typed as keywords: the model replies NOT FOUND, then, shown the
     # first passage alone, "Yes [1]"; read once more with Yes and No banned, the figure (refused before).

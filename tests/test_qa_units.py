@@ -258,6 +258,21 @@ def test_facts_the_question_already_gives_are_not_required() -> None:
     assert fact_tokens("Maria Lindqvist won the Baltic Open", "Who won the Baltic Open?") == ["maria", "lindqvist"]
 
 
+def test_the_choice_a_question_offers_is_a_fact_to_ground() -> None:
+    """'nuclear or conventional': the answer is one of the question's own words, so it is not
+    taken as supplied; it must stand in a passage like any fact, and only where it does."""
+    question = "ferry engines diesel or electric"
+    assert fact_tokens("electric", question) == tokens("electric")
+    assert fact_tokens("ferry engines", question) == []  # words the question gives stay given
+    passages = [
+        P("The harbour board met on Monday."),
+        P("The new ferry runs on electric engines charged at the pier."),
+    ]
+    g = ground("electric", question, passages)
+    assert g is not None and g.passage == 1 and "electric engines" in g.quote
+    assert ground("diesel", question, passages) is None  # the other choice stands nowhere
+
+
 def test_rewrite_check_keeps_the_conversations_subject() -> None:
     history = [("When did the US exit the INF treaty?", "February 2, 2019 [1]")]
     assert keeps_subject("Who announced the US exit from the INF treaty?", "who announced it?", history)
