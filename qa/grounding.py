@@ -131,7 +131,26 @@ def ground(answer: str, question: str, passages: list[Passage], preferred: Seque
                 found.append((rank, Grounding(i, s, e, p.text[s - p.start : e - p.start])))
         if found:
             return max(found, key=lambda f: f[0])[1]
-    return None
+    return _in_section(answer, question, passages, need, named)
+
+
+def _in_section(
+    answer: str, question: str, passages: list[Passage], need: Sequence[str], named: set[int]
+) -> Grounding | None:
+    """'Article VII' for 'npt article on regional nuclear-free zones': the answer names the
+    section a passage is, which its text never repeats. It stands where the passage's section
+    path (its label without the document's title) writes the answer's words in a row, a fact
+    other than a bare number among them (a news passage's path is a paragraph range, '¶ 5–9');
+    the quote is that passage's sentence sharing most of the question's words."""
+    said = tokens(normalise(answer))
+    if not any(not t.isdigit() for t in need):
+        return None
+    labels = [tokens(normalise(p.section.removeprefix(p.title))) for p in passages]  # the title is no section
+    places = [i for i, label in enumerate(labels) if any(label[k : k + len(said)] == said for k in range(len(label)))]
+    if not places:
+        return None
+    i = min(places, key=lambda i: (i not in named, i))  # the model's own citation first
+    return best_sentence(question, passages[i], i)
 
 
 def _as_phrase(need: Sequence[str], words: Sequence[str]) -> bool:

@@ -109,7 +109,7 @@ class PartReader:
         log.info("yes/no reply to %r: asked again for the fact", part.question)
         asked = self.reader.prompt(part.question, part.passages, part.qvec, NOT_YESNO)
         reply = self.reader.read(self.gen, asked, self.config.max_tokens, YES_NO_WORDS)
-        return parse("".join(reply))
+        return parse("".join(reply), NOT_YESNO)
 
     def _reread(self, part: Part, for_the_fact: bool = False) -> Reading | None:
         """The model found nothing among all the passages: let it read the first one alone and
@@ -127,7 +127,7 @@ class PartReader:
         messages = self.reader.messages(
             question, [passage], [text], may_refuse=not self.config.reread_must_answer, note=note
         )
-        return parse(complete(self.gen, messages, self.config.max_tokens, ["\n"], ban))
+        return parse(complete(self.gen, messages, self.config.max_tokens, ["\n"], ban), note)
 
     def _read_lexical(self, part: Part, lexical: Passage) -> Reading | None:
         """The first passage read alone gave nothing it holds: read BM25's best passage alone.

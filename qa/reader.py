@@ -37,10 +37,13 @@ class Reading:
         return bool(self.answer) and NOT_FOUND.lower() not in self.raw.lower()
 
 
-def parse(raw: str) -> Reading:
+def parse(raw: str, note: str = "") -> Reading:
     """'Maria Lindqvist [2].' -> answer 'Maria Lindqvist', cited [1]; a lone trailing '(2)' is
-    read as the marker too."""
+    read as the marker too. `note`: the words the prompt put after the question, which a small
+    model may copy into its reply ('Ground-launched missiles (not a yes/no question: …) [1]')."""
     text = raw.strip().splitlines()[0].strip() if raw.strip() else ""
+    if note:
+        text = text.replace(f"({note})", " ").replace(note, " ")
     cited = [int(n) - 1 for n in re.findall(r"\[([1-9]\d?)\]", text)]
     if not cited and (paren := _PAREN_MARKER.search(text)):
         cited, text = [int(paren.group(1)) - 1], text[: paren.start()]

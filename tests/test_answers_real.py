@@ -129,6 +129,15 @@ def test_the_choice_a_question_offers_is_answered_where_a_passage_makes_it(corpu
     assert "conventionally-armed hypersonic" in a.citations[0].quote
 
 
+def test_an_article_named_as_the_answer_is_cited_to_that_article(corpus_answerer) -> None:  # type: ignore[no-untyped-def]
+    # The model answers "Article VII", the label of the passage it read; the article's text never
+    # repeats its own number, so grounding found the answer nowhere and refused it.
+    a = corpus_answerer.ask("npt article on regional nuclear-free zones")
+    assert not a.abstained and "Article VII" in a.answer.split(" — ")[0]
+    assert a.citations[0].source == "npt-1968.md" and "Article VII" in a.citations[0].section
+    assert "regional treaties" in a.citations[0].quote
+
+
 def test_a_keyword_query_read_as_a_claim_by_the_second_read_gets_the_fact(corpus_answerer) -> None:  # type: ignore[no-untyped-def]
     # A question of the shared dev set typed as keywords: the model replies NOT FOUND, then, shown the
     # first passage alone, "Yes [1]"; read once more with Yes and No banned, the figure (refused before).

@@ -765,3 +765,33 @@ def test_the_reply_is_split_into_answer_and_the_passage_it_names(raw: str, answe
 
     reading = parse(raw)
     assert (reading.answer, reading.cited) == (answer, cited)
+
+
+def test_the_note_after_the_question_is_not_part_of_the_reply() -> None:
+    """Asked for the fact after a bare Yes, a small model may copy the prompt's note into its
+    reply; the note is the prompt's words, never the answer's."""
+    from qa.reader import parse
+    from qa.yesno import NOT_YESNO
+
+    reading = parse(f"Ground-launched missiles ({NOT_YESNO}) [1]", NOT_YESNO)
+    assert (reading.answer, reading.cited) == ("Ground-launched missiles", [0])
+    assert parse("Moscow [2]", NOT_YESNO).answer == "Moscow"
+
+
+def test_an_answer_that_names_a_passages_section_stands_in_that_passage() -> None:
+    """'Article VII': the section a passage is, which its text never repeats. It grounds where a
+    passage's label writes it, quoting that passage; a bare number never grounds on a label
+    (a news passage's label is a paragraph range), and a section no passage is grounds nowhere."""
+    zones = "Nothing in this Charter affects the right of any group of towns to agree regional compacts."
+    passages = [
+        P("Each member may leave on notice.").model_copy(update={"section": "Charter of Y › Article X"}),
+        P(zones, title="Charter of Y").model_copy(update={"section": "Charter of Y › Article VII"}),
+        P("The council met.", title="Harbour news").model_copy(update={"section": "Harbour news › ¶ 5–9"}),
+    ]
+    question = "charter article on regional compacts"
+    g = ground("Article VII", question, passages)
+    assert g is not None and g.passage == 1 and g.quote == zones
+    assert ground("Article IX", question, passages) is None
+    assert ground("9", "how many members", passages) is None
+    # The document's title heads every label; naming it is no section.
+    assert ground("Harbour news", "who met", passages) is None
