@@ -143,7 +143,7 @@ def _in_section(
     other than a bare number among them (a news passage's path is a paragraph range, '¶ 5–9');
     the quote is that passage's sentence sharing most of the question's words."""
     said = tokens(normalise(answer))
-    if not any(not t.isdigit() for t in need):
+    if all(t.isdigit() for t in need):
         return None
     labels = [tokens(normalise(p.section.removeprefix(p.title))) for p in passages]  # the title is no section
     places = [i for i, label in enumerate(labels) if any(label[k : k + len(said)] == said for k in range(len(label)))]
