@@ -145,7 +145,7 @@ def streamed_text(partial: str, status: str = "") -> str:
     return f"*{_plain(status.replace('*', ''))}*\n\n{words}" if status else words
 
 
-HEADING = re.compile(r"^#{1,6}\s*(.+?)\s*#*\s*$", re.M)
+HEADING = re.compile(r"^#{1,6}[ \t]*(.+?)[ \t]*#*[ \t]*$", re.M)  # the line break after it stays
 
 
 def _card_text(text: str) -> str:

@@ -795,3 +795,13 @@ def test_an_answer_that_names_a_passages_section_stands_in_that_passage() -> Non
     assert ground("9", "how many members", passages) is None
     # The document's title heads every label; naming it is no section.
     assert ground("Harbour news", "who met", passages) is None
+
+
+def test_a_source_cards_heading_keeps_its_line_break() -> None:
+    """The heading before a quote ("### Article VII" then the marked sentence) stays on its own
+    line; it was glued to the quote ("Article VIINothing in this Treaty …")."""
+    import app
+
+    shown = app._card_text("### Article  VII  \n\n")
+    assert shown.startswith("<span class='heading'>Article  VII</span>") and shown.endswith("\n")
+    assert "#" not in app._card_text("## Part two ##\nText.")
