@@ -27,6 +27,7 @@ _CHOICE = re.compile(r"([^\W_][\w'’-]*)\s+or\s+([^\W_][\w'’-]*)", re.I)
 # A sentence that states the answer as a phrase outweighs one more shared question word and the
 # model's own pick (0.5): "15 November 2020" over "premieres Nov. 15" + the page's year.
 PHRASE_WEIGHT = 2.0
+_MONTH_TOKENS = frozenset(tokens(" ".join(MONTHS)))
 
 # Official state names -> the names people use (treaty and statement texts use the former).
 STATE_NAMES = {
@@ -121,8 +122,11 @@ def ground(answer: str, question: str, passages: list[Passage], preferred: Seque
             for j in range(len(sents) - width + 1):
                 words = [t for sent in toks[j : j + width] for t in sent]
                 have = set(words)
+                # The page's date completes the year of "from February 2", but not the month of a
+                # day the sentence dates in another month ("part two launched on February 20").
+                fill = extra - _MONTH_TOKENS if have & _MONTH_TOKENS else extra
                 # The sentence must hold a fact itself; the title and date only complete it.
-                if not any(t in have for t in need) or not all(t in have or t in extra for t in need):
+                if not any(t in have for t in need) or not all(t in have or t in fill for t in need):
                     continue
                 s, e = sents[j][0], sents[j + width - 1][1]
                 p = passages[i]

@@ -108,6 +108,8 @@ class Verifier:
         if part.abstain or part.best is None or not part.best.span:
             return Read(part, "", None, abstain=True, reason="ungrounded")
         best = part.best
+        if self.config.year_check and other_year(part.info.years, best.text, part.passages[best.passage].date):
+            return Read(part, "", None, abstain=True, reason="ungrounded")  # the model's answer is held to it too
         where = Grounding(best.passage, best.start, best.end, best.text)
         return Read(part, best.span, where, False, best.support, fallback=True)
 

@@ -121,6 +121,18 @@ def test_answer_whose_facts_no_passage_holds_falls_back_to_extractive(answerer: 
     assert "April 6, 2019" in a.answer and "May 9" not in a.answer
 
 
+def test_the_extractive_fallback_is_held_to_the_year_the_question_asks(fake_settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "race.txt").write_text("The 2019 Example Race ended in Oslo, where Ana Ruiz won the final stage.\n")
+    store = build_store(fake_settings)
+    Ingestor(store, fake_settings.ingest, fake_settings.store.data_dir, progress=False).run([tmp_path / "race.txt"])
+    answerer = Answerer(store, fake_settings.qa)
+    with_model(answerer, "Mia Holt [1]")  # grounds nowhere, so the extractive answer is the fallback
+    assert "Ana Ruiz" in answerer.ask("Who won the final stage of the 2019 Example Race?", backend="local").answer
+    # A sentence about another year answers no question about this one, the model's or the fallback's.
+    a = answerer.ask("Who won the final stage of the 2021 Example Race?", backend="local")
+    assert a.abstained and "Ana Ruiz" not in a.answer
+
+
 def test_no_citation_points_at_a_passage_without_the_answer(answerer: Answerer) -> None:
     with_model(answerer, "4,000 units [1]")  # [1] is the news article; the number is in the treaty
     a = answerer.ask(

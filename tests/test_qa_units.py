@@ -237,6 +237,18 @@ def test_a_snippets_own_date_line_is_no_quote_for_a_date_answer() -> None:
     assert ground("Nov 14, 2022", "When did the festival open?", [other]) is not None
 
 
+def test_a_pages_month_completes_no_day_its_sentence_dates_in_another_month() -> None:
+    snippet = P(
+        "Sep 14, 2022 ... The tour's first leg began in August 2021, and its second leg on February 20, 2022.",
+        "2022-09-14",
+    )
+    assert ground("Sep 20, 2022", "tour second leg start date", [snippet]) is None  # "Sep" is the page's
+    assert ground("February 20, 2022", "tour second leg start date", [snippet]) is not None
+    # A sentence that names no month of its own still takes its page's month and year.
+    vote = P("Sep 14, 2022 ... The vote on the second leg is set for the 20th.", "2022-09-14")
+    assert ground("Sep 20, 2022", "tour second leg vote date", [vote]) is not None
+
+
 def test_the_passage_that_states_the_answer_whole_is_cited() -> None:
     # Both hold the facts; the first only with its page's year and shares one more question word.
     passages = [
