@@ -88,7 +88,10 @@ class QAConfig(BaseSettings):
     )
     year_check: bool = Field(
         True,
-        description="Reject a model answer whose sentence names only years other than the one the question asks about.",
+        description=(
+            "Reject an answer (the model's or the extractive fallback's) whose sentence names only years"
+            " other than the one the question asks about."
+        ),
     )
     abstain_threshold: float = Field(
         0.38,
