@@ -88,11 +88,7 @@ class Verifier:
                 ):
                     yield Status(text=COPYING)
                     answer, where = self._copy(self.gen, part.question, answer, clean, near)
-            if (
-                where is not None
-                and self.config.year_check
-                and other_year(part.info.years, where.quote, part.passages[where.passage].date)
-            ):
+            if where is not None and self._other_year(part, where.passage, where.quote):
                 where = None  # read in a sentence about another year: not an answer to this one
             if where is not None:
                 cited = part.passages[where.passage]
@@ -108,8 +104,8 @@ class Verifier:
         if part.abstain or part.best is None or not part.best.span:
             return Read(part, "", None, abstain=True, reason="ungrounded")
         best = part.best
-        if self.config.year_check and other_year(part.info.years, best.text, part.passages[best.passage].date):
-            return Read(part, "", None, abstain=True, reason="ungrounded")  # the model's answer is held to it too
+        if self._other_year(part, best.passage, best.text):  # as the model's answer is
+            return Read(part, "", None, abstain=True, reason="ungrounded")
         where = Grounding(best.passage, best.start, best.end, best.text)
         return Read(part, best.span, where, False, best.support, fallback=True)
 
@@ -127,6 +123,10 @@ class Verifier:
         copied = parse(complete(gen, [{"role": "user", "content": prompt}], self.config.max_tokens, ["\n"])).answer
         where = ground(copied, question, [passages[near.passage]]) if copied else None
         return (copied, replace(where, passage=near.passage)) if where else (answer, None)
+
+    def _other_year(self, part: Part, passage: int, quote: str) -> bool:
+        """Does the quote speak of years other than the one the question asks about (`year_check`)?"""
+        return self.config.year_check and other_year(part.info.years, quote, part.passages[passage].date)
 
     def _about_title(self, question: str, passage: Passage) -> bool:
         """Do the question's words (IDF-weighted) stand mostly in the passage's title?"""
