@@ -62,13 +62,26 @@ def main_entity(text: str) -> str:
     return max(found, key=lambda f: (("Treaty" in f or "treaty" in f or f.isupper()), len(f)))
 
 
+def asked_again_of(question: str) -> str:
+    """The new subject of a follow-up that asks the last question again: "what about the CFE
+    treaty?", or any follow-up whose words are only a name ("and for the CFE?"), since it asks
+    nothing of its own. Empty when the follow-up asks something itself ("and who signed it?")."""
+    if about := SAME_QUESTION.match(question):
+        return about.group("subject")
+    names = list(ENTITY.finditer(question))
+    if not names or not set(tokens(question)) <= set(tokens(" ".join(m.group(0) for m in names))):
+        return ""
+    return question[names[0].start() : names[-1].end()].strip()
+
+
 def rule_rewrite(question: str, history: Sequence[tuple[str, str]], force: bool = False) -> str:
     """Replace the first pronoun with the previous question's main entity."""
     if not history or not (force or needs_rewrite(question)):
         return question
-    about, last = SAME_QUESTION.match(question), history[-1][0]
-    if about and (named := main_entity(last)):
-        q = last.replace(named, about.group("subject"), 1).replace("the the ", "the ")
+    last = history[-1][0]
+    if (subject := asked_again_of(question)) and (named := main_entity(last)):
+        q = last.replace(named, subject, 1)
+        q = re.sub(r"\b(\w+)\s+\1\b", r"\1", q, flags=re.I)  # "the the", "CFE treaty treaty"
         return q[0].upper() + q[1:]
     entity = ""
     for user, _ in reversed(history):

@@ -8,7 +8,7 @@ from qa.dates import find_dates, parse_date, resolve_relative, words_to_number
 from qa.grounding import fact_tokens, ground
 from qa.question import analyze, split_parts
 from qa.retrieval import LexicalIndex
-from qa.rewrite import keeps_subject, rule_rewrite, split_question
+from qa.rewrite import asked_again_of, keeps_subject, rule_rewrite, split_question
 from qa.search import narrowed
 from qa.text import tokens
 from qa.types import Filters, Passage
@@ -169,6 +169,13 @@ def test_follow_up_is_rewritten_with_the_previous_entity() -> None:
     # "what about …?" asks the last question again, of its new subject (it was "The CFE Treaty (NPT)?").
     notice = [("how much notice to withdraw from the NPT?", "3 months [1]")]
     assert rule_rewrite("what about the CFE Treaty?", notice) == "How much notice to withdraw from the CFE Treaty?"
+    # So does a follow-up made of a name alone, however it is led in; it was "For the CFE (Open Skies)?",
+    # a question with nothing to ask, answered "2002" with full support.
+    exit_notice = [("Open Skies treaty exit notice", "The documents don't say.")]
+    assert rule_rewrite("and for the CFE?", exit_notice) == "CFE treaty exit notice"
+    # The name's own word "treaty" is not said twice ("The CFE treaty treaty exit notice").
+    assert rule_rewrite("what about the CFE treaty?", exit_notice) == "The CFE treaty exit notice"
+    assert asked_again_of("and who signed it?") == ""  # it asks a thing of its own
 
 
 def test_a_follow_up_is_searched_first_in_the_files_the_last_answer_cited() -> None:
