@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 import prompts
 
 from .generators import Message
-from .question import joins
+from .question import WH, joins
 from .text import WORD, tokens
 
 PRONOUN = re.compile(
@@ -112,7 +112,8 @@ def keeps_subject(rewritten: str, question: str, history: Sequence[tuple[str, st
     ("who announced it?" must not become "Who announced the US?" about another treaty).
     A follow-up that names no subject of its own keeps the last turn's: "who announced it?"
     after "INF exit date?" must not become "Who announced the exit date?" (any treaty's)."""
-    asked, new = set(tokens(question)), set(tokens(rewritten))
+    # The question words count too: "where?" is not kept by "What was the speech about?".
+    asked, new = set(tokens(question)) | _wh(question), set(tokens(rewritten)) | _wh(rewritten)
     last_user, last_answer = history[-1]
     said = set(tokens(" ".join(f"{u} {a}" for u, a in history)))
     added = new - asked
@@ -123,6 +124,11 @@ def keeps_subject(rewritten: str, question: str, history: Sequence[tuple[str, st
         and added <= said
         and set(tokens(subject)) <= new
     )
+
+
+def _wh(text: str) -> set[str]:
+    """The question words of a text, which `tokens` leaves out as stop words."""
+    return {" ".join(m.lower().split()) for m in re.findall(rf"\b{WH}\b", text, re.I)}
 
 
 def rewrite(

@@ -300,6 +300,10 @@ def test_rewrite_check_keeps_the_conversations_subject() -> None:
     terse = [("INF exit date?", "February 2, 2019 [1]")]
     assert not keeps_subject("Who announced the exit date?", "who announced it?", terse)  # drops the subject
     assert keeps_subject("Who announced the INF exit date?", "who announced it?", terse)
+    # A bare "where?" asks where: a rewrite that asks what the last turn was about drops it.
+    speech = [("when was that speech", "June 2, 2023 [1]")]
+    assert not keeps_subject("What was the speech about?", "where?", speech)
+    assert keeps_subject("Where was that speech?", "where?", speech)
 
 
 def test_tokens_treat_abbreviations_and_hyphens_like_their_spelled_forms() -> None:
