@@ -8,7 +8,7 @@ from qa.dates import find_dates, parse_date, resolve_relative, words_to_number
 from qa.grounding import fact_tokens, ground
 from qa.question import analyze, split_parts
 from qa.retrieval import LexicalIndex
-from qa.rewrite import asked_again_of, keeps_subject, rule_rewrite, split_question
+from qa.rewrite import asked_again_of, keeps_subject, needs_rewrite, rule_rewrite, split_question
 from qa.search import narrowed
 from qa.text import tokens
 from qa.types import Filters, Passage
@@ -176,6 +176,13 @@ def test_follow_up_is_rewritten_with_the_previous_entity() -> None:
     # The name's own word "treaty" is not said twice ("The CFE treaty treaty exit notice").
     assert rule_rewrite("what about the CFE treaty?", exit_notice) == "The CFE treaty exit notice"
     assert asked_again_of("and who signed it?") == ""  # it asks a thing of its own
+
+
+def test_he_or_she_before_any_name_leans_on_the_conversation() -> None:
+    # "he" is a person; New START, named after it, is what he spoke of (it was taken for a new question).
+    assert needs_rewrite("what did he say about New START")
+    assert not needs_rewrite("did Putin say he would renew New START")  # its person is named first
+    assert not needs_rewrite("is it true that the NPT bans tests")  # "it" may come before what it is
 
 
 def test_a_follow_up_is_searched_first_in_the_files_the_last_answer_cited() -> None:
