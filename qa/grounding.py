@@ -150,10 +150,32 @@ def _in_section(
     if all(t.isdigit() for t in need):
         return None
     labels = [tokens(normalise(p.section.removeprefix(p.title))) for p in passages]  # the title is no section
+    return _written_in(said, labels, question, passages, named)
+
+
+def in_title(answer: str, question: str, passages: list[Passage], preferred: Sequence[int] = ()) -> Grounding | None:
+    """'Jake Sullivan' for 'who gave the aca speech in 2023': a fact only the document's title
+    states (the speaker, the office), which the reader is shown in each passage's header. It
+    stands where a title writes all the answer's words in a row and the answer shares none with
+    the question: a name the question gives, completed ("who introduced sullivan" -> "Jake
+    Sullivan"), is the document's subject, not an answer. The quote is the passage's sentence
+    sharing most of the question's words."""
+    said = tokens(normalise(answer))
+    if not said or set(said) & set(tokens(normalise(question))) or all(t.isdigit() for t in said):
+        return None
+    titles = [tokens(normalise(p.title)) for p in passages]
+    return _written_in(said, titles, question, passages, set(preferred))
+
+
+def _written_in(
+    said: Sequence[str], labels: Sequence[Sequence[str]], question: str, passages: list[Passage], named: set[int]
+) -> Grounding | None:
+    """The passage whose label (section path or title) writes the answer's words in a row, the
+    model's own citation first, quoted by its sentence sharing most of the question's words."""
     places = [i for i, label in enumerate(labels) if any(label[k : k + len(said)] == said for k in range(len(label)))]
     if not places:
         return None
-    i = min(places, key=lambda i: (i not in named, i))  # the model's own citation first
+    i = min(places, key=lambda i: (i not in named, i))
     return best_sentence(question, passages[i], i)
 
 

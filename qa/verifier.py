@@ -24,6 +24,7 @@ from .grounding import (
     dated,
     dated_sentence,
     ground,
+    in_title,
     other_year,
     sharpen_year,
 )
@@ -88,6 +89,10 @@ class Verifier:
                 ):
                     yield Status(text=COPYING)
                     answer, where = self._copy(self.gen, part.question, answer, clean, near)
+            if where is None and not yesno and (titled := in_title(answer, part.question, clean, reading.cited)):
+                # Only where the passage carries the question: a title names what a whole document is about.
+                fit = support(part.question, part.passages[titled.passage], self.index, fact=True)
+                where = titled if fit >= self.config.abstain_threshold else None
             if where is not None and self._other_year(part, where.passage, where.quote):
                 where = None  # read in a sentence about another year: not an answer to this one
             if where is not None:

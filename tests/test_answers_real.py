@@ -88,6 +88,14 @@ def test_a_keyword_query_gets_the_fact_not_a_yes(corpus_answerer) -> None:  # ty
     assert a.citations[0].source == "2016-02-26-us-test-fires-icbm.txt"
 
 
+def test_a_fact_only_a_documents_title_states_is_answered_from_it(corpus_answerer) -> None:  # type: ignore[no-untyped-def]
+    # The speaker is named in the speech's title alone, which heads each passage the model reads:
+    # its right "Jake Sullivan" grounded in no sentence and was refused.
+    a = corpus_answerer.ask("who gave the aca speech in 2023")
+    assert a.answer.startswith("Jake Sullivan [1]")
+    assert a.citations[0].source == "2023-06-02-sullivan-arms-control-association-remarks.txt"
+
+
 def test_a_yes_the_model_would_also_give_the_opposite_question_is_a_no(corpus_answerer) -> None:  # type: ignore[no-untyped-def]
     # The article reports a $1.8 billion hike. The model replies Yes, leans to Yes more than for
     # "Yes or no?", and leans to Yes far more for its own opposite ("… increase …"): the Yes is bias.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from qa.dates import find_dates, parse_date, resolve_relative, words_to_number
-from qa.grounding import fact_tokens, ground
+from qa.grounding import fact_tokens, ground, in_title
 from qa.question import analyze, split_parts
 from qa.retrieval import LexicalIndex
 from qa.rewrite import asked_again_of, keeps_subject, needs_rewrite, rule_rewrite, split_question
@@ -825,6 +825,20 @@ def test_an_answer_that_names_a_passages_section_stands_in_that_passage() -> Non
     assert ground("9", "how many members", passages) is None
     # The document's title heads every label; naming it is no section.
     assert ground("Harbour news", "who met", passages) is None
+
+
+def test_a_fact_only_a_title_states_stands_there_unless_it_completes_the_questions_name() -> None:
+    """'Ann Lee' for 'who spoke at the forum': the speaker is named in the title alone, which the
+    reader is shown in the passage's header. A name the question gives, completed ('who
+    introduced lee' -> 'Ann Lee'), is the document's subject, not an answer."""
+    speech = "Thank you, Tom, for the kind words. The forum has met for sixty years."
+    passages = [P("The council met at noon.", title="Harbour news"), P(speech, title="Remarks by Ann Lee at the Forum")]
+    g = in_title("Ann Lee", "who spoke at the forum", passages)
+    assert g is not None and g.passage == 1 and g.quote == "The forum has met for sixty years."
+    assert ground("Ann Lee", "who spoke at the forum", passages) is None  # no sentence holds it
+    assert in_title("Ann Lee", "who introduced lee", passages) is None
+    assert in_title("Lee Ann", "who spoke at the forum", passages) is None  # not in a row
+    assert in_title("Bob Lee", "who spoke at the forum", passages) is None
 
 
 def test_a_source_cards_heading_keeps_its_line_break() -> None:
