@@ -87,9 +87,12 @@ def rule_rewrite(question: str, history: Sequence[tuple[str, str]], force: bool 
     if not history or not (force or needs_rewrite(question)):
         return question
     last = history[-1][0]
-    if (subject := asked_again_of(question)) and (named := main_entity(last)):
-        q = last.replace(named, subject, 1)
-        q = re.sub(r"\b(\w+)\s+\1\b", r"\1", q, flags=re.I)  # "the the", "CFE treaty treaty"
+    if subject := asked_again_of(question):
+        if named := main_entity(last):
+            q = last.replace(named, subject, 1)
+            q = re.sub(r"\b(\w+)\s+\1\b", r"\1", q, flags=re.I)  # "the the", "CFE treaty treaty"
+        else:  # "and for open skies?" after "who must be notified": not "For Open Skies (NPT)?"
+            q = f"{last.rstrip(' ?')} ({subject})?"
         return q[0].upper() + q[1:]
     entity = ""
     for user, _ in reversed(history):

@@ -176,6 +176,10 @@ def test_follow_up_is_rewritten_with_the_previous_entity() -> None:
     # The name's own word "treaty" is not said twice ("The CFE treaty treaty exit notice").
     assert rule_rewrite("what about the CFE treaty?", exit_notice) == "The CFE treaty exit notice"
     assert asked_again_of("and who signed it?") == ""  # it asks a thing of its own
+    # The last question named nothing to put the new one in place of: it is asked of the new one
+    # (it was "For the CFE (NPT)?", the subject of the turn before, a question with nothing to ask).
+    notified = [*notice, ("who must be notified", "the Security Council [1]")]
+    assert rule_rewrite("and for the CFE?", notified) == "Who must be notified (CFE)?"
 
 
 def test_he_or_she_before_any_name_leans_on_the_conversation() -> None:
