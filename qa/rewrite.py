@@ -14,10 +14,9 @@ from .question import WH, joins
 from .text import WORD, tokens
 
 PRONOUN = re.compile(
-    r"\b(it|its|this treaty|that treaty|the treaty|this agreement|that agreement|they|them|their|he|she|him|his|her)\b",
+    r"\b(it|its|this treaty|that treaty|the treaty|this agreement|that agreement|they|them|their|(?P<person>he|she|him|his|her))\b",
     re.I,
 )
-PERSONAL = re.compile(r"he|she|him|his|her", re.I)
 FOLLOW_UP_START = re.compile(r"^\s*(and|but|also|what about|how about|so)\b[\s,]*", re.I)
 # "what about the CFE treaty?": the last question asked again, of a new subject.
 SAME_QUESTION = re.compile(r"^\s*(?:and\s+)?(?:what|how)\s+about\s+(?P<subject>.+?)[\s?]*$", re.I)
@@ -39,7 +38,7 @@ def _refers_back(question: str) -> bool:
     m = PRONOUN.search(question)
     if m is None:
         return False
-    if PERSONAL.fullmatch(m.group(0)):
+    if m.group("person"):
         # "he" is a person, named before it if at all ("did Putin say he …"); a name after it
         # is what was said about ("what did he say about New START").
         if re.search(r"\s[A-Z]", question[: m.start()]):
