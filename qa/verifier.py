@@ -89,7 +89,7 @@ class Verifier:
                 ):
                     yield Status(text=COPYING)
                     answer, where = self._copy(self.gen, part.question, answer, clean, near)
-            if where is None and not yesno and (titled := in_title(answer, part.question, clean, reading.cited)):
+            if where is None and (titled := in_title(answer, part.question, clean, reading.cited)):
                 # Only where the passage carries the question: a title names what a whole document is about.
                 fit = support(part.question, part.passages[titled.passage], self.index, fact=True)
                 where = titled if fit >= self.config.abstain_threshold else None
