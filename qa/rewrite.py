@@ -121,18 +121,23 @@ def keeps_subject(rewritten: str, question: str, history: Sequence[tuple[str, st
     follow-up, names something of the last turn, and brings in no word from nowhere
     ("who announced it?" must not become "Who announced the US?" about another treaty).
     A follow-up that names no subject of its own keeps the last turn's: "who announced it?"
-    after "INF exit date?" must not become "Who announced the exit date?" (any treaty's)."""
-    # The question words count too: "where?" is not kept by "What was the speech about?".
-    asked, new = set(tokens(question)) | _wh(question), set(tokens(rewritten)) | _wh(rewritten)
+    after "INF exit date?" must not become "Who announced the exit date?" (any treaty's), unless
+    its pronoun is the last answer: "how old was she" after "Emma Raducanu [1]" need not keep
+    the US Open."""
+    # The question words count too: "where?" is not kept by "What was the speech about?". The
+    # pronoun does not: it is what a rewrite replaces ("him" is no stop word).
+    asked = set(tokens(PRONOUN.sub(" ", question))) | _wh(question)
+    new = set(tokens(rewritten)) | _wh(rewritten)
     last_user, last_answer = history[-1]
     said = set(tokens(" ".join(f"{u} {a}" for u, a in history)))
     added = new - asked
     subject = "" if main_entity(question) else main_entity(last_user)
+    answer = {t for t in tokens(last_answer.split(" — ")[0]) if not t.isdigit()}  # without the quote
     return (
         asked <= new
         and bool(added & set(tokens(f"{last_user} {last_answer}")))
         and added <= said
-        and set(tokens(subject)) <= new
+        and (set(tokens(subject)) <= new or bool(added & answer))
     )
 
 

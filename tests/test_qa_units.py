@@ -315,6 +315,12 @@ def test_rewrite_check_keeps_the_conversations_subject() -> None:
     speech = [("when was that speech", "June 2, 2023 [1]")]
     assert not keeps_subject("What was the speech about?", "where?", speech)
     assert keeps_subject("Where was that speech?", "where?", speech)
+    # "she" is the last answer, not the last question's US Open; "him" is replaced, not kept.
+    final = [("who won the women's singles US Open 2021", "Ann Lee [1] — “Ann Lee won the US Open.”")]
+    assert keeps_subject("How old was Ann Lee?", "how old was she", final)
+    assert not keeps_subject("How old was she in 2021?", "how old was she", final)  # names neither
+    ceo = [("who is the CEO of Acme", "Bob Stone [1]")]
+    assert keeps_subject("Who was the CEO before Bob Stone?", "who was before him", ceo)
 
 
 def test_tokens_treat_abbreviations_and_hyphens_like_their_spelled_forms() -> None:
