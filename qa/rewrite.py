@@ -20,10 +20,11 @@ PRONOUN = re.compile(
 FOLLOW_UP_START = re.compile(r"^\s*(and|but|also|what about|how about|so)\b[\s,]*", re.I)
 # "what about the CFE treaty?": the last question asked again, of a new subject.
 SAME_QUESTION = re.compile(r"^\s*(?:and\s+)?(?:what|how)\s+about\s+(?P<subject>.+?)[\s?]*$", re.I)
+NAME = r"\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)+"  # a run of capitalised words: "Emma Raducanu", "Open Skies"
 ENTITY = re.compile(
     r"\b(?:the\s+)?(?:[A-Z][\w.-]*\s+)*(?:Treaty|Agreement|Convention|Protocol|Statement|Code)(?:\s+(?:on|of|for)\s+(?:the\s+)?[A-Z][\w-]*(?:\s+[A-Z][\w-]*)*)?"
     r"|\b[A-Z]{2,}[\w-]*(?:\s+(?:Treaty|treaty))?"
-    r"|\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)+"
+    rf"|{NAME}"
 )
 
 
@@ -93,19 +94,19 @@ def rule_rewrite(question: str, history: Sequence[tuple[str, str]], force: bool 
         else:  # "and for open skies?" after "who must be notified": not "For Open Skies (NPT)?"
             q = f"{last.rstrip(' ?')} ({subject})?"
         return q[0].upper() + q[1:]
-    entity = ""
-    for user, _ in reversed(history):
-        entity = main_entity(user)
-        if entity:
-            break
     q = FOLLOW_UP_START.sub("", question).strip()
+    # "he" or "she" is the person the last answer named ("Emma Raducanu [1]"), if it named one.
+    person = _person(history[-1][1]) if (m := PRONOUN.search(q)) and m.group("person") else ""
+    entity = person
+    for user, _ in reversed(history):
+        entity = entity or main_entity(user)
     if not entity:
         return q[0].upper() + q[1:] if q else question
     if PRONOUN.search(q):
 
         def sub(m: re.Match[str]) -> str:
             possessive = m.group(0).lower() in ("its", "their", "his", "her")
-            named = entity.lower().startswith("the ") or (" " not in entity and not entity.isupper())
+            named = bool(person) or entity.lower().startswith("the ") or (" " not in entity and not entity.isupper())
             name = entity if named else f"the {entity}"
             return f"{name}'s" if possessive else name
 
@@ -114,6 +115,12 @@ def rule_rewrite(question: str, history: Sequence[tuple[str, str]], force: bool 
         q = f"{q.rstrip('?')} ({entity})?"
     q = q[0].upper() + q[1:]
     return q.replace("the the ", "the ")
+
+
+def _person(answer: str) -> str:
+    """The name an answer gives, when it is only a name ("Emma Raducanu [1] — …")."""
+    short = re.sub(r"\s*\[\d+\]", "", answer.split(" — ")[0]).strip()
+    return short if re.fullmatch(NAME, short) else ""
 
 
 def keeps_subject(rewritten: str, question: str, history: Sequence[tuple[str, str]]) -> bool:

@@ -180,6 +180,9 @@ def test_follow_up_is_rewritten_with_the_previous_entity() -> None:
     # (it was "For the CFE (NPT)?", the subject of the turn before, a question with nothing to ask).
     notified = [*notice, ("who must be notified", "the Security Council [1]")]
     assert rule_rewrite("and for the CFE?", notified) == "Who must be notified (CFE)?"
+    # "she" is the person the last answer named, not the last question's subject ("the US").
+    final = [("who won the US Open 2021", "Ann Lee [1] — “Ann Lee won the final.”")]
+    assert rule_rewrite("who did she beat in the final", final) == "Who did Ann Lee beat in the final"
 
 
 def test_he_or_she_before_any_name_leans_on_the_conversation() -> None:
