@@ -95,14 +95,13 @@ def rule_rewrite(question: str, history: Sequence[tuple[str, str]], force: bool 
             q = f"{last.rstrip(' ?')} ({subject})?"
         return q[0].upper() + q[1:]
     q = FOLLOW_UP_START.sub("", question).strip()
+    pronoun = PRONOUN.search(q)
     # "he" or "she" is the person the last answer named ("Emma Raducanu [1]"), if it named one.
-    person = _person(history[-1][1]) if (m := PRONOUN.search(q)) and m.group("person") else ""
-    entity = person
-    for user, _ in reversed(history):
-        entity = entity or main_entity(user)
+    person = _person(history[-1][1]) if pronoun and pronoun.group("person") else ""
+    entity = person or next((e for user, _ in reversed(history) if (e := main_entity(user))), "")
     if not entity:
         return q[0].upper() + q[1:] if q else question
-    if PRONOUN.search(q):
+    if pronoun:
 
         def sub(m: re.Match[str]) -> str:
             possessive = m.group(0).lower() in ("its", "their", "his", "her")
@@ -117,9 +116,14 @@ def rule_rewrite(question: str, history: Sequence[tuple[str, str]], force: bool 
     return q.replace("the the ", "the ")
 
 
+def _short(answer: str) -> str:
+    """An answer without its quote and citation marks: "Emma Raducanu [1] — “…”" -> "Emma Raducanu"."""
+    return re.sub(r"\s*\[\d+\]", "", answer.split(" — ")[0]).strip()
+
+
 def _person(answer: str) -> str:
-    """The name an answer gives, when it is only a name ("Emma Raducanu [1] — …")."""
-    short = re.sub(r"\s*\[\d+\]", "", answer.split(" — ")[0]).strip()
+    """The name an answer gives, when it is only a name."""
+    short = _short(answer)
     return short if re.fullmatch(NAME, short) else ""
 
 
@@ -139,7 +143,7 @@ def keeps_subject(rewritten: str, question: str, history: Sequence[tuple[str, st
     said = set(tokens(" ".join(f"{u} {a}" for u, a in history)))
     added = new - asked
     subject = "" if main_entity(question) else main_entity(last_user)
-    answer = {t for t in tokens(last_answer.split(" — ")[0]) if not t.isdigit()}  # without the quote
+    answer = {t for t in tokens(_short(last_answer)) if not t.isdigit()}
     return (
         asked <= new
         and bool(added & set(tokens(f"{last_user} {last_answer}")))
